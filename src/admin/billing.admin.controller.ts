@@ -1,0 +1,10 @@
+import { Controller } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { AdminOnly } from '../auth/auth.decorators';
+
+/** Admin API: filled in by the billing module's work. */
+@ApiTags('admin')
+@ApiBearerAuth('bearer')
+@AdminOnly()
+@Controller('admin')
+export class BillingAdminController {}

@@ -1,0 +1,54 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { BullModule } from '@nestjs/bull';
+import { AdminModule } from './admin/admin.module';
+import { AuthModule } from './auth/auth.module';
+import { BillingModule } from './billing/billing.module';
+import { ApiExceptionFilter } from './common/api-exception.filter';
+import { CompletionsModule } from './completions/completions.module';
+import { AppConfig } from './config/app-config';
+import { AppConfigModule, ConfigOverrides } from './config/config.module';
+import { DatabaseModule } from './database/database.module';
+import { HealthModule } from './health/health.module';
+import { HostsModule } from './hosts/hosts.module';
+import { LoggingModule } from './logging/logging.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { ModelsModule } from './models/models.module';
+import { ProvidersModule } from './providers/providers.module';
+import { QueueModule } from './queue/queue.module';
+import { RedisModule } from './redis/redis.module';
+import { RedisService } from './redis/redis.service';
+
+@Module({})
+export class AppModule {
+  /** The whole application; `overrides` lets tests and the CLI set configuration without process.env. */
+  static forRoot(overrides: ConfigOverrides = {}): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        AppConfigModule.forRoot(overrides),
+        LoggingModule,
+        DatabaseModule,
+        RedisModule,
+        BullModule.forRootAsync({
+          inject: [RedisService, AppConfig],
+          useFactory: (redis: RedisService, config: AppConfig) => ({
+            prefix: `${config.redisPrefix}:bull`,
+            createClient: (type) => redis.create(type),
+          }),
+        }),
+        MetricsModule,
+        HealthModule,
+        AuthModule,
+        BillingModule,
+        ProvidersModule,
+        HostsModule,
+        ModelsModule,
+        CompletionsModule,
+        QueueModule,
+        AdminModule,
+      ],
+      providers: [{ provide: APP_FILTER, useClass: ApiExceptionFilter }],
+    };
+  }
+}

@@ -1,0 +1,121 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { API_ERRORS, ApiError, ApiErrorCode } from './api-error';
+import { ApiSurface, surfaceOf } from './api-surface';
+
+interface Rendered {
+  status: number;
+  body: unknown;
+}
+
+/** Renders every error in the format of the API surface it came in on (see api-surface.ts). */
+@Catch()
+export class ApiExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') throw exception;
+    const http = host.switchToHttp();
+    const req = http.getRequest<Request>();
+    const res = http.getResponse<Response>();
+    const error = toApiError(exception);
+    if (error.code === 'internal_error') this.logger.error(exception);
+    if (res.headersSent) {
+      // Mid-stream failure: the status line is gone; end the body so the client sees the cut.
+      res.end();
+      return;
+    }
+    const { status, body } = render(surfaceOf(req.path ?? req.url), error);
+    res.status(status).json(body);
+  }
+}
+
+export function render(surface: ApiSurface, error: ApiError): Rendered {
+  const spec = API_ERRORS[error.code];
+  switch (surface) {
+    case 'native': {
+      // Seed 000's error table, word for word; it answers "no available hosts" with 400.
+      const status = error.code === 'no_available_hosts' ? 400 : error.status;
+      return { status, body: { success: false, message: spec.native } };
+    }
+    case 'openai':
+    case 'serverless':
+      return {
+        status: error.status,
+        body: {
+          error: {
+            message: error.message,
+            type: spec.openaiType,
+            param: error.param ?? null,
+            code: error.code,
+          },
+        },
+      };
+    case 'llmapi':
+      return renderLlmApi(error);
+    default:
+      return {
+        status: error.status,
+        body: { statusCode: error.status, message: error.message, error: error.code },
+      };
+  }
+}
+
+/** Seed 001 (FastAPI): `{"detail": …}`, 401 for a missing key, 403 for a wrong one. */
+function renderLlmApi(error: ApiError): Rendered {
+  switch (error.code) {
+    case 'missing_api_key':
+      return { status: 401, body: { detail: 'Missing API Key. Please provide X-API-Key header.' } };
+    case 'invalid_api_key':
+      return { status: 403, body: { detail: 'Invalid API Key' } };
+    case 'invalid_request':
+    case 'missing_fields':
+      return {
+        status: 422,
+        body: { detail: [{ type: 'value_error', loc: ['body', error.param ?? 'body'], msg: error.message }] },
+      };
+    default:
+      return { status: error.status, body: { detail: error.message } };
+  }
+}
+
+const STATUS_CODES: Record<number, ApiErrorCode> = {
+  400: 'invalid_request',
+  401: 'invalid_api_key',
+  402: 'insufficient_credits',
+  403: 'forbidden',
+  404: 'not_found',
+  409: 'conflict',
+  422: 'idempotency_mismatch',
+  429: 'rate_limit_exceeded',
+  503: 'no_available_hosts',
+};
+
+export function toApiError(exception: unknown): ApiError {
+  if (exception instanceof ApiError) return exception;
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const response = exception.getResponse();
+    const message =
+      typeof response === 'object' && response !== null && 'message' in response
+        ? String((response as { message: unknown }).message)
+        : exception.message;
+    const code = status >= 500 ? 'internal_error' : (STATUS_CODES[status] ?? 'invalid_request');
+    return new ApiError(code, message, undefined, status);
+  }
+  // Errors thrown by express middleware (body-parser: malformed JSON, body too large, …).
+  if (isHttpLikeError(exception)) {
+    const status = exception.status ?? exception.statusCode ?? 400;
+    if (status < 500) return new ApiError('invalid_request', 'Invalid request', undefined, status);
+  }
+  return new ApiError('internal_error');
+}
+
+function isHttpLikeError(e: unknown): e is { status?: number; statusCode?: number; type?: string } {
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    (typeof (e as { status?: unknown }).status === 'number' ||
+      typeof (e as { statusCode?: unknown }).statusCode === 'number')
+  );
+}

@@ -1,0 +1,68 @@
+/**
+ * The one internal request/response shape (ARCHITECTURE.md). Every dialect maps its wire format
+ * to and from these once; every provider maps these to and from its backend once.
+ */
+export type MessageRole = 'system' | 'user' | 'assistant' | 'tool';
+
+export interface ChatMessage {
+  role: MessageRole;
+  /** Text content (text parts of a multi-part message joined). */
+  content: string;
+  /** Images as raw base64 (no `data:` prefix), for vision models. */
+  images?: string[];
+}
+
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | { type: 'json_schema'; name?: string; schema: Record<string, unknown>; strict?: boolean };
+
+export interface CompletionRequest {
+  /** `chat` uses `messages`; `completion` (legacy text completion) uses `prompt`. */
+  kind: 'chat' | 'completion';
+  model: string;
+  messages: ChatMessage[];
+  prompt?: string;
+  /** Upper bound of output tokens; also the billing reservation's output size. */
+  maxTokens: number;
+  temperature?: number;
+  topP?: number;
+  seed?: number;
+  stop?: string[];
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+  /** Context window (Ollama `num_ctx`), from the native API's `num_context`. */
+  numContext?: number;
+  responseFormat?: ResponseFormat;
+  stream: boolean;
+  /** End-user id passed through for the backend's logs. */
+  user?: string;
+}
+
+export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'error';
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/**
+ * A piece of output. `text` chunks arrive in order; the last chunk of a successful stream carries
+ * `finishReason` and, when the backend reports it, `usage`.
+ */
+export interface CompletionChunk {
+  text?: string;
+  finishReason?: FinishReason;
+  usage?: Usage;
+}
+
+export interface EmbeddingRequest {
+  model: string;
+  input: string[];
+  user?: string;
+}
+
+export interface EmbeddingResult {
+  embeddings: number[][];
+  usage: { inputTokens: number };
+}

@@ -1,0 +1,109 @@
+import { Injectable } from '@nestjs/common';
+import { ConfigService } from '@nestjs/config';
+
+export type AppRole = 'api' | 'worker' | 'all';
+
+/** Typed, validated configuration. Built once from the validated environment. */
+@Injectable()
+export class AppConfig {
+  readonly nodeEnv: string;
+  readonly role: AppRole;
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: string;
+  readonly shutdownGraceMs: number;
+  readonly bodyLimit: string;
+
+  readonly databaseUrl: string | undefined;
+  readonly databasePoolSize: number;
+  readonly dataDir: string;
+  readonly dbMigrate: boolean;
+
+  readonly redisUrl: string | undefined;
+  readonly redisPrefix: string;
+
+  readonly adminApiKey: string | undefined;
+  readonly authCacheTtlMs: number;
+  readonly trustProxy: string[];
+
+  readonly reservationTimeoutMs: number;
+  readonly reservationSweepIntervalMs: number;
+
+  readonly hosts: string;
+  readonly hostCheckIntervalMs: number;
+  readonly hostFailThreshold: number;
+  readonly hostCooldownMs: number;
+  readonly hostConnectTimeoutMs: number;
+  readonly hostFirstByteTimeoutMs: number;
+  readonly maxAttempts: number;
+
+  readonly queueConcurrency: number;
+  readonly queueAttempts: number;
+  readonly taskRetentionHours: number;
+  readonly webhookSecret: string;
+  readonly webhookAllowPrivate: boolean;
+
+  readonly textModel: string;
+  readonly imageModel: string;
+
+  constructor(config: ConfigService) {
+    const get = <T>(name: string): T => config.get<T>(name) as T;
+    this.nodeEnv = get('NODE_ENV');
+    this.role = get('APP_ROLE');
+    this.port = get('PORT');
+    this.host = get('HOST');
+    this.logLevel = get('LOG_LEVEL');
+    this.shutdownGraceMs = get('SHUTDOWN_GRACE_MS');
+    this.bodyLimit = get('BODY_LIMIT');
+    this.databaseUrl = get<string | undefined>('DATABASE_URL') || undefined;
+    this.databasePoolSize = get('DATABASE_POOL_SIZE');
+    this.dataDir = get('DATA_DIR');
+    this.dbMigrate = get('DB_MIGRATE');
+    this.redisUrl = get<string | undefined>('REDIS_URL') || undefined;
+    this.redisPrefix = get('REDIS_PREFIX');
+    this.adminApiKey = get<string | undefined>('ADMIN_API_KEY') || undefined;
+    this.authCacheTtlMs = get('AUTH_CACHE_TTL_MS');
+    this.trustProxy = splitList(get('TRUST_PROXY'));
+    this.reservationTimeoutMs = get('RESERVATION_TIMEOUT_MS');
+    this.reservationSweepIntervalMs = get('RESERVATION_SWEEP_INTERVAL_MS');
+    this.hosts = get('HOSTS');
+    this.hostCheckIntervalMs = get('HOST_CHECK_INTERVAL_MS');
+    this.hostFailThreshold = get('HOST_FAIL_THRESHOLD');
+    this.hostCooldownMs = get('HOST_COOLDOWN_MS');
+    this.hostConnectTimeoutMs = get('HOST_CONNECT_TIMEOUT_MS');
+    this.hostFirstByteTimeoutMs = get('HOST_FIRST_BYTE_TIMEOUT_MS');
+    this.maxAttempts = get('MAX_ATTEMPTS');
+    this.queueConcurrency = get('QUEUE_CONCURRENCY');
+    this.queueAttempts = get('QUEUE_ATTEMPTS');
+    this.taskRetentionHours = get('TASK_RETENTION_HOURS');
+    this.webhookSecret = get('WEBHOOK_SECRET');
+    this.webhookAllowPrivate = get('WEBHOOK_ALLOW_PRIVATE');
+    this.textModel = get('TEXT_MODEL');
+    this.imageModel = get('IMAGE_MODEL');
+  }
+
+  get embeddedDatabase(): boolean {
+    return !this.databaseUrl;
+  }
+
+  get embeddedRedis(): boolean {
+    return !this.redisUrl;
+  }
+
+  /** True when this process serves the HTTP APIs (not only the queue worker). */
+  get servesApi(): boolean {
+    return this.role !== 'worker';
+  }
+
+  /** True when this process consumes the queue. */
+  get runsWorker(): boolean {
+    return this.role !== 'api';
+  }
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}

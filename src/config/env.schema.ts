@@ -1,0 +1,73 @@
+import Joi from 'joi';
+
+const bool = Joi.boolean().truthy('on', 'yes', '1').falsy('off', 'no', '0');
+
+/**
+ * Every environment variable the platform reads, with its default.
+ * `.env.example` mirrors this list; keep them in step.
+ */
+export const envSchema = Joi.object({
+  NODE_ENV: Joi.string().valid('development', 'production', 'test').default('development'),
+  APP_ROLE: Joi.string().valid('api', 'worker', 'all').default('all'),
+  PORT: Joi.number().integer().min(0).max(65535).default(3000),
+  HOST: Joi.string().default('0.0.0.0'),
+  LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
+  SHUTDOWN_GRACE_MS: Joi.number().integer().min(0).default(10000),
+  BODY_LIMIT: Joi.string().default('20mb'),
+
+  DATABASE_URL: Joi.string()
+    .uri({ scheme: ['postgres', 'postgresql'] })
+    .allow('')
+    .optional(),
+  DATABASE_POOL_SIZE: Joi.number().integer().min(1).max(500).default(20),
+  DATA_DIR: Joi.string().default('./data'),
+  DB_MIGRATE: bool.default(true),
+
+  REDIS_URL: Joi.string()
+    .uri({ scheme: ['redis', 'rediss'] })
+    .allow('')
+    .optional(),
+  REDIS_PREFIX: Joi.string().default('le'),
+
+  ADMIN_API_KEY: Joi.string().allow('').optional(),
+  AUTH_CACHE_TTL_MS: Joi.number().integer().min(0).max(60000).default(5000),
+  TRUST_PROXY: Joi.string().allow('').default(''),
+
+  RESERVATION_TIMEOUT_MS: Joi.number().integer().min(1000).default(600000),
+  RESERVATION_SWEEP_INTERVAL_MS: Joi.number().integer().min(100).default(60000),
+
+  HOSTS: Joi.string().allow('').default(''),
+  HOST_CHECK_INTERVAL_MS: Joi.number().integer().min(50).default(5000),
+  HOST_FAIL_THRESHOLD: Joi.number().integer().min(1).default(3),
+  HOST_COOLDOWN_MS: Joi.number().integer().min(0).default(30000),
+  HOST_CONNECT_TIMEOUT_MS: Joi.number().integer().min(1).default(5000),
+  HOST_FIRST_BYTE_TIMEOUT_MS: Joi.number().integer().min(1).default(120000),
+  MAX_ATTEMPTS: Joi.number().integer().min(1).max(20).default(3),
+
+  QUEUE_CONCURRENCY: Joi.number().integer().min(1).max(1000).default(4),
+  QUEUE_ATTEMPTS: Joi.number().integer().min(1).max(20).default(3),
+  TASK_RETENTION_HOURS: Joi.number().min(0).default(24),
+  WEBHOOK_SECRET: Joi.string().allow('').default(''),
+  WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+
+  TEXT_MODEL: Joi.string().allow('').default('llama3.1'),
+  IMAGE_MODEL: Joi.string().allow('').default('llava'),
+}).unknown(true);
+
+export type RawEnv = Record<string, string | undefined>;
+
+/** Validates the environment; a bad value throws one line naming the variable. */
+export function validateEnv(raw: Record<string, unknown>): Record<string, unknown> {
+  const { error, value } = envSchema.validate(raw, { abortEarly: true, convert: true });
+  if (error) {
+    const detail = error.details[0];
+    const name = String(detail?.path?.[0] ?? detail?.context?.key ?? 'environment');
+    const message = (detail?.message ?? error.message).replace(/"/g, '');
+    throw new ConfigError(`Invalid configuration: ${name}: ${message}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}

@@ -1,0 +1,51 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { DataSourceOptions } from 'typeorm';
+import { PGliteDriver } from 'typeorm-pglite';
+import { migrations } from '../../migrations';
+import type { AppConfig } from '../config/app-config';
+
+export type DatabaseSettings = Pick<AppConfig, 'databaseUrl' | 'dataDir' | 'databasePoolSize' | 'dbMigrate'>;
+
+/**
+ * TypeORM options: PostgreSQL through `pg` when DATABASE_URL is set, otherwise an embedded
+ * PostgreSQL (PGlite) persisted in DATA_DIR/pglite. Same migrations on both; never synchronize.
+ */
+export function buildDataSourceOptions(settings: DatabaseSettings): DataSourceOptions {
+  const common = {
+    type: 'postgres' as const,
+    synchronize: false,
+    migrations,
+    migrationsRun: settings.dbMigrate,
+    migrationsTransactionMode: 'each' as const,
+    logging: ['error' as const],
+  };
+  if (settings.databaseUrl) {
+    return {
+      ...common,
+      url: settings.databaseUrl,
+      poolSize: settings.databasePoolSize,
+      extra: { connectionTimeoutMillis: 5000 },
+    };
+  }
+  const dir = resolve(settings.dataDir, 'pglite');
+  mkdirSync(dir, { recursive: true });
+  return {
+    ...common,
+    driver: new PGliteDriver({ dataDir: dir }).driver,
+    // PGlite is single-connection; TypeORM must not expect a real pool.
+    poolSize: 1,
+  };
+}
+
+/** Where the embedded database lives, for messages. */
+export function describeDatabase(settings: Pick<AppConfig, 'databaseUrl' | 'dataDir'>): string {
+  if (!settings.databaseUrl) return `embedded PostgreSQL (PGlite) in ${resolve(settings.dataDir, 'pglite')}`;
+  try {
+    const url = new URL(settings.databaseUrl);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return 'DATABASE_URL';
+  }
+}

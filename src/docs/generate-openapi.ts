@@ -1,0 +1,28 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { OpenAPIObject } from '@nestjs/swagger';
+import { createApp } from '../app.factory';
+import { buildOpenApiDocument } from './docs';
+
+/** Boots the app on a throwaway embedded database and returns its OpenAPI document. */
+export async function generateOpenApi(): Promise<OpenAPIObject> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'le-openapi-'));
+  const app = await createApp({
+    ignoreEnvFile: true,
+    env: {
+      DATABASE_URL: undefined,
+      REDIS_URL: undefined,
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'silent',
+      HOSTS: '',
+      ADMIN_API_KEY: undefined,
+    },
+  });
+  try {
+    return buildOpenApiDocument(app);
+  } finally {
+    await app.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}

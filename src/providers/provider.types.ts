@@ -1,0 +1,39 @@
+import type {
+  CompletionChunk,
+  CompletionRequest,
+  EmbeddingRequest,
+  EmbeddingResult,
+} from '../completions/completion.types';
+
+export type ProviderKind = 'ollama' | 'openai';
+
+/** What an adapter needs to know of a GPU host. */
+export interface ProviderHost {
+  id: string;
+  name: string;
+  baseUrl: string;
+  apiKey?: string | null;
+  provider: ProviderKind;
+}
+
+export interface DiscoveredModel {
+  name: string;
+  /** Loaded in GPU memory now (Ollama /api/ps), when the backend says so. */
+  warm?: boolean;
+}
+
+/**
+ * One adapter per backend protocol. Streams are async iterables; every call stops its upstream
+ * request when `signal` aborts. Failures throw `UpstreamError` (upstream-error.ts).
+ */
+export interface ProviderAdapter {
+  readonly kind: ProviderKind;
+  chat(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionChunk>;
+  complete(
+    host: ProviderHost,
+    request: CompletionRequest,
+    signal: AbortSignal,
+  ): AsyncIterable<CompletionChunk>;
+  embed(host: ProviderHost, request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult>;
+  listModels(host: ProviderHost, signal: AbortSignal): Promise<DiscoveredModel[]>;
+}

@@ -1,0 +1,87 @@
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Redis, RedisOptions } from 'ioredis';
+import { AppConfig } from '../config/app-config';
+import { EmbeddedRedis, startEmbeddedRedis } from './embedded-redis';
+
+export type RedisClientType = 'client' | 'subscriber' | 'bclient';
+
+/**
+ * Redis for the queue and shared counters. REDIS_URL when set; otherwise an embedded
+ * Redis-compatible server in this process (js-redis-server), so the same Bull code path runs.
+ */
+@Injectable()
+export class RedisService implements OnApplicationShutdown {
+  private readonly logger = new Logger(RedisService.name);
+  private readonly clients = new Set<Redis>();
+  private embedded: EmbeddedRedis | undefined;
+  private target: string | { host: string; port: number } | undefined;
+  private shared: Redis | undefined;
+
+  constructor(private readonly config: AppConfig) {}
+
+  /** Starts the embedded server when needed. Called once by the module's factory. */
+  async init(): Promise<void> {
+    if (this.config.redisUrl) {
+      this.target = this.config.redisUrl;
+    } else {
+      this.embedded = await startEmbeddedRedis();
+      this.target = this.embedded.address;
+      this.logger.log(`Embedded Redis-compatible server on ${this.embedded.address.port} (no REDIS_URL)`);
+    }
+    this.shared = this.create('client');
+  }
+
+  get isEmbedded(): boolean {
+    return this.embedded !== undefined;
+  }
+
+  /** Key prefix for everything this deployment stores in Redis. */
+  get prefix(): string {
+    return this.config.redisPrefix;
+  }
+
+  /** The shared command client (counters, rate limits). */
+  get client(): Redis {
+    if (!this.shared) throw new Error('RedisService used before init()');
+    return this.shared;
+  }
+
+  /** A new connection; Bull asks for one per role. Closed on shutdown. */
+  create(type: RedisClientType = 'client', extra: RedisOptions = {}): Redis {
+    if (!this.target) throw new Error('RedisService used before init()');
+    const options: RedisOptions = {
+      // Bull requires these for its subscriber / blocking clients.
+      maxRetriesPerRequest: type === 'client' ? 3 : null,
+      enableReadyCheck: type === 'client',
+      lazyConnect: false,
+      ...extra,
+    };
+    const client =
+      typeof this.target === 'string'
+        ? new Redis(this.target, options)
+        : new Redis({ ...this.target, ...options });
+    client.on('error', (err: Error) => this.logger.warn(`Redis ${type}: ${err.message}`));
+    if (this.embedded) this.embedded.adapt(client);
+    this.clients.add(client);
+    client.once('end', () => this.clients.delete(client));
+    return client;
+  }
+
+  async ping(): Promise<void> {
+    await this.client.ping();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all(
+      [...this.clients].map(async (c) => {
+        try {
+          await c.quit();
+        } catch {
+          c.disconnect();
+        }
+      }),
+    );
+    this.clients.clear();
+    if (this.embedded) await this.embedded.close();
+  }
+}

@@ -1,0 +1,53 @@
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { createApp } from '../../src/app.factory';
+import { RedisService } from '../../src/redis/redis.service';
+
+describe('embedded mode (no DATABASE_URL, no REDIS_URL)', () => {
+  let app: NestExpressApplication;
+  let url: string;
+  const dataDir = mkdtempSync(join(tmpdir(), 'le-embedded-'));
+
+  beforeAll(async () => {
+    app = await createApp({
+      ignoreEnvFile: true,
+      env: {
+        DATABASE_URL: undefined,
+        REDIS_URL: undefined,
+        DATA_DIR: dataDir,
+        LOG_LEVEL: 'silent',
+        HOSTS: '',
+      },
+    });
+    await app.listen(0, '127.0.0.1');
+    url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await app?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('keeps the database in DATA_DIR and Redis in-process', () => {
+    expect(existsSync(join(dataDir, 'pglite'))).toBe(true);
+    expect(app.get(RedisService).isEmbedded).toBe(true);
+  });
+
+  it('serves /health, /health/ready, /docs and /redoc', async () => {
+    expect(await (await fetch(`${url}/health`)).json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${url}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect((await fetch(`${url}/docs`)).status).toBe(200);
+    expect((await fetch(`${url}/redoc`)).status).toBe(200);
+  });
+
+  it('the embedded Redis runs Lua scripts and blocking moves as Bull needs', async () => {
+    const redis = app.get(RedisService).client;
+    await redis.lpush('le-embedded-test:src', 'job');
+    const moved = await redis.blmove('le-embedded-test:src', 'le-embedded-test:dst', 'RIGHT', 'LEFT', 1);
+    expect(moved).toBe('job');
+    expect(await redis.eval("return redis.call('LLEN', KEYS[1])", 1, 'le-embedded-test:dst')).toBe(1);
+  });
+});

@@ -1,0 +1,95 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Runs the built app (`npm test` builds first) as a real process. */
+function run(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['dist/src/main.js'], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  return {
+    child,
+    out: () => stdout,
+    err: () => stderr,
+    exit: once(child, 'exit') as Promise<[number | null, string | null]>,
+  };
+}
+
+async function waitFor(url: string, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      /* not up yet */
+    }
+    if (Date.now() > end) throw new Error(`${url} did not come up`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('the app as a process', () => {
+  it('fails fast with one clear line when the database is unreachable', async () => {
+    const p = run({
+      DATABASE_URL: 'postgres://nobody@127.0.0.1:1/x',
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      PORT: '0',
+    });
+    const [code] = await p.exit;
+    expect(code).toBe(1);
+    const lines = p.err().trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('DATABASE_URL=postgres://nobody@127.0.0.1:1/x');
+    expect(lines[0]).toContain('ECONNREFUSED');
+  });
+
+  it('names the variable when a setting is invalid', async () => {
+    const p = run({ PORT: 'not-a-port' });
+    const [code] = await p.exit;
+    expect(code).toBe(1);
+    expect(p.err().trim()).toBe(
+      'LlmEndpoint did not start. Invalid configuration: PORT: PORT must be a number',
+    );
+  });
+
+  it('logs JSON with request ids, never the API key, and stops cleanly on SIGTERM', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'le-proc-'));
+    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const p = run({
+      DATABASE_URL: process.env.LE_TEST_DATABASE_URL ?? '',
+      REDIS_URL: process.env.LE_TEST_REDIS_URL ?? '',
+      REDIS_PREFIX: `le-test-proc-${port}`,
+      PORT: port,
+      HOST: '127.0.0.1',
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'info',
+    });
+    try {
+      await waitFor(`http://127.0.0.1:${port}/health`, 30000);
+      const secret = 'sk-le-abcdefgh-ThisIsASecretThatMustNeverBeLogged0123456789';
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/account`, {
+        headers: { Authorization: `Bearer ${secret}`, 'X-API-Key': secret, 'X-Request-Id': 'req-log-1' },
+      });
+      await res.text();
+      p.child.kill('SIGTERM');
+      const [code] = await p.exit;
+      expect(code).toBe(0);
+      const lines = p.out().trim().split('\n');
+      const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      const request = parsed.find((l) => (l.req as { id?: string } | undefined)?.id === 'req-log-1');
+      expect(request).toBeDefined();
+      expect(p.out()).not.toContain('ThisIsASecretThatMustNeverBeLogged');
+      expect(p.out()).toContain('SIGTERM received');
+    } finally {
+      if (p.child.exitCode === null) p.child.kill('SIGKILL');
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DataSource } from 'typeorm';
+import { createApp } from '../../src/app.factory';
+
+export interface TestApp {
+  app: NestExpressApplication;
+  /** http://127.0.0.1:<port> */
+  url: string;
+  /** Redis key prefix unique to this app (Bull queues, counters). */
+  redisPrefix: string;
+  dataSource: DataSource;
+  close(): Promise<void>;
+}
+
+/**
+ * Boots the real application on the run's PostgreSQL database (made by global-setup.mjs) and the
+ * real Redis, listening on a free loopback port. `env` overrides any setting.
+ */
+export async function startTestApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
+  const databaseUrl = process.env.LE_TEST_DATABASE_URL;
+  if (!databaseUrl)
+    throw new Error('LE_TEST_DATABASE_URL is unset: run e2e tests through jest (global-setup)');
+  const redisPrefix = `le-test-${randomBytes(4).toString('hex')}`;
+  const app = await createApp({
+    ignoreEnvFile: true,
+    env: {
+      NODE_ENV: 'test',
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: process.env.LE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+      REDIS_PREFIX: redisPrefix,
+      LOG_LEVEL: 'silent',
+      HOSTS: '',
+      ADMIN_API_KEY: undefined,
+      TRUST_PROXY: '',
+      ...env,
+    },
+  });
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return {
+    app,
+    url: `http://127.0.0.1:${port}`,
+    redisPrefix,
+    dataSource: app.get(DataSource),
+    close: () => app.close(),
+  };
+}
