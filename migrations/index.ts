@@ -1,5 +1,9 @@
 import type { MigrationInterface } from 'typeorm';
 import { Auth1710000001000 } from './1710000001000-Auth';
+import { Usage1710000004000 } from './1710000004000-Usage';
+import { Billing1710000002000 } from './1710000002000-Billing';
+import { Hosts1710000003000 } from './1710000003000-Hosts';
+import { Tasks1710000005000 } from './1710000005000-Tasks';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -8,4 +12,4 @@ type MigrationClass = new () => MigrationInterface;
  * compiled app, the CLI and Jest's ESM loader, on PostgreSQL and on embedded PGlite alike.
  * Numbering: 1710000001000 auth, …2000 billing, …3000 hosts, …4000 completions, …5000 queue.
  */
-export const migrations: MigrationClass[] = [Auth1710000001000];
+export const migrations: MigrationClass[] = [Auth1710000001000, Billing1710000002000, Hosts1710000003000, Usage1710000004000, Tasks1710000005000];

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
+import { createAdmin } from './auth/create-admin';
 import { buildDataSourceOptions } from './database/data-source';
 import { closeEmbeddedDatabase } from './database/database.module';
 import { generateOpenApi } from './docs/generate-openapi';
@@ -34,6 +35,17 @@ const commands: Record<string, { help: string; run: Command }> = {
         await dataSource.destroy();
         if (!env.DATABASE_URL) await closeEmbeddedDatabase();
       }
+    },
+  },
+  'create-admin': {
+    help: 'create-admin --name NAME     create an admin user and print a fresh admin key (shown once)',
+    run: async (args) => {
+      const { values } = parseArgs({ args, options: { name: { type: 'string' } }, strict: true });
+      const name = values.name?.trim();
+      if (!name) throw new Error('create-admin: --name NAME is required');
+      const { userId, key } = await createAdmin(name);
+      process.stderr.write(`created admin user ${userId}; the key below is shown only once\n`);
+      process.stdout.write(`${key}\n`);
     },
   },
   openapi: {

@@ -1,10 +1,109 @@
-import { Controller } from '@nestjs/common';
-import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, Headers, Param, ParseUUIDPipe, Post, Put, Query, Res } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiForbiddenResponse,
+  ApiHeader,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+  ApiUnprocessableEntityResponse,
+} from '@nestjs/swagger';
+import type { Response } from 'express';
 import { AdminOnly } from '../auth/auth.decorators';
+import { BillingService } from '../billing/billing.service';
+import type { RateRecord } from '../billing/rate-book';
+import { ApiError } from '../common/api-error';
+import {
+  LedgerPageResponse,
+  LedgerQueryDto,
+  RateResponse,
+  SetRateDto,
+  TopUpDto,
+  TopUpResponse,
+} from './dto/billing.dto';
 
-/** Admin API: filled in by the billing module's work. */
+const uuid = new ParseUUIDPipe({
+  exceptionFactory: () => new ApiError('invalid_request', 'id: must be a UUID', 'id'),
+});
+
+/** Admin API for credits, the ledger and per-model rates (CONTRACT §4). */
 @ApiTags('admin')
 @ApiBearerAuth('bearer')
 @AdminOnly()
+@ApiForbiddenResponse({ description: 'The key is not an admin key' })
 @Controller('admin')
-export class BillingAdminController {}
+export class BillingAdminController {
+  constructor(private readonly billing: BillingService) {}
+
+  @Post('users/:id/credits')
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: 'A retry with the same key credits once',
+  })
+  @ApiCreatedResponse({ type: TopUpResponse })
+  @ApiNotFoundResponse({ description: 'Unknown user' })
+  @ApiUnprocessableEntityResponse({ description: 'Idempotency-Key already used with a different body' })
+  async topUp(
+    @Param('id', uuid) id: string,
+    @Body() body: TopUpDto,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<TopUpResponse> {
+    if (idempotencyKey !== undefined && (idempotencyKey.length === 0 || idempotencyKey.length > 255))
+      throw new ApiError(
+        'invalid_request',
+        'Idempotency-Key: must be 1 to 255 characters',
+        'Idempotency-Key',
+      );
+    const result = await this.billing.topUp(id, BigInt(body.amount), {
+      reference: body.reference,
+      idempotencyKey,
+    });
+    if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
+    return { credits: Number(result.credits), entry_id: result.entryId };
+  }
+
+  @Get('users/:id/ledger')
+  @ApiOkResponse({ type: LedgerPageResponse })
+  @ApiNotFoundResponse({ description: 'Unknown user' })
+  async ledger(@Param('id', uuid) id: string, @Query() query: LedgerQueryDto): Promise<LedgerPageResponse> {
+    const page = await this.billing.ledger(id, { limit: query.limit, cursor: query.cursor });
+    return {
+      data: page.entries.map((e) => ({
+        id: e.id,
+        amount: Number(e.amount),
+        kind: e.kind,
+        request_id: e.requestId,
+        reference: e.reference,
+        balance_after: Number(e.balanceAfter),
+        created_at: e.createdAt.toISOString(),
+      })),
+      next_cursor: page.nextCursor,
+    };
+  }
+
+  @Get('rates')
+  @ApiOkResponse({ type: [RateResponse] })
+  async listRates(): Promise<RateResponse[]> {
+    return (await this.billing.listRates()).map(toRateResponse);
+  }
+
+  @Put('rates/:model')
+  @ApiOkResponse({ type: RateResponse })
+  async setRate(@Param('model') model: string, @Body() body: SetRateDto): Promise<RateResponse> {
+    if (model.length === 0 || model.length > 200)
+      throw new ApiError('invalid_request', 'model: must be 1 to 200 characters', 'model');
+    return toRateResponse(await this.billing.setRate(model, body.input_rate, body.output_rate));
+  }
+}
+
+function toRateResponse(r: RateRecord): RateResponse {
+  return {
+    model: r.model,
+    input_rate: r.inputRate,
+    output_rate: r.outputRate,
+    updated_at: r.updatedAt.toISOString(),
+  };
+}

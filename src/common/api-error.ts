@@ -143,8 +143,10 @@ export class ApiError extends Error {
     message?: string,
     /** The request field at fault, when there is one (OpenAI `error.param`). */
     readonly param?: string,
-    /** Status override (e.g. 400 for "no available hosts" on the native API is chosen by the filter). */
+    /** Status override. */
     status?: number,
+    /** Response headers to send with the error (e.g. X-RateLimit-*, Retry-After). */
+    readonly headers?: Record<string, string>,
   ) {
     super(message ?? API_ERRORS[code].message);
     this.status = status ?? API_ERRORS[code].status;

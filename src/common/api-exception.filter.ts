@@ -26,6 +26,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
       return;
     }
     const { status, body } = render(surfaceOf(req.path ?? req.url), error);
+    if (error.headers) res.set(error.headers);
     res.status(status).json(body);
   }
 }
@@ -40,6 +41,13 @@ export function render(surface: ApiSurface, error: ApiError): Rendered {
     }
     case 'openai':
     case 'serverless':
+      if (error.code === 'model_pricing_not_found') {
+        // OpenAI clients expect an unknown (unpriced) model as 404 model_not_found.
+        return {
+          status: 404,
+          body: { error: { message: error.message, type: spec.openaiType, param: 'model', code: 'model_not_found' } },
+        };
+      }
       return {
         status: error.status,
         body: {

@@ -1,4 +1,21 @@
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
+import { BillingModule } from '../billing/billing.module';
+import { HostsModule } from '../hosts/hosts.module';
+import { ModelsModule } from '../models/models.module';
+import { RateLimitModule } from '../ratelimit/rate-limit.module';
+import { CompletionsService } from './completions.service';
+import { LlmApiController } from './llmapi/llmapi.controller';
+import { NativeCompletionsController } from './native/native-completions.controller';
+import { OpenAiController } from './openai/openai.controller';
+import { ServerlessController } from './serverless/serverless.controller';
+import { UsageRecordService } from './usage-record.service';
+import { ChatWebSocketServer } from './ws/chat-websocket.server';
 
-@Module({})
+@Module({
+  imports: [AuthModule, BillingModule, HostsModule, ModelsModule, RateLimitModule],
+  controllers: [NativeCompletionsController, OpenAiController, ServerlessController, LlmApiController],
+  providers: [CompletionsService, UsageRecordService, ChatWebSocketServer],
+  exports: [CompletionsService],
+})
 export class CompletionsModule {}

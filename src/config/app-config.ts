@@ -40,6 +40,10 @@ export class AppConfig {
   readonly queueConcurrency: number;
   readonly queueAttempts: number;
   readonly taskRetentionHours: number;
+  readonly queueLockDurationMs: number;
+  readonly queueStalledIntervalMs: number;
+  readonly queueBackoffMs: number;
+  readonly queueMaintenanceIntervalMs: number;
   readonly webhookSecret: string;
   readonly webhookAllowPrivate: boolean;
 
@@ -76,6 +80,10 @@ export class AppConfig {
     this.queueConcurrency = get('QUEUE_CONCURRENCY');
     this.queueAttempts = get('QUEUE_ATTEMPTS');
     this.taskRetentionHours = get('TASK_RETENTION_HOURS');
+    this.queueLockDurationMs = get('QUEUE_LOCK_DURATION_MS');
+    this.queueStalledIntervalMs = get('QUEUE_STALLED_INTERVAL_MS');
+    this.queueBackoffMs = get('QUEUE_BACKOFF_MS');
+    this.queueMaintenanceIntervalMs = get('QUEUE_MAINTENANCE_INTERVAL_MS');
     this.webhookSecret = get('WEBHOOK_SECRET');
     this.webhookAllowPrivate = get('WEBHOOK_ALLOW_PRIVATE');
     this.textModel = get('TEXT_MODEL');

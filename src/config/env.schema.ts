@@ -1,4 +1,6 @@
 import Joi from 'joi';
+import { adminKeyProblem } from '../auth/api-key.format';
+import { isValidRange } from '../auth/ip-address';
 
 const bool = Joi.boolean().truthy('on', 'yes', '1').falsy('off', 'no', '0');
 
@@ -29,9 +31,23 @@ export const envSchema = Joi.object({
     .optional(),
   REDIS_PREFIX: Joi.string().default('le'),
 
-  ADMIN_API_KEY: Joi.string().allow('').optional(),
+  ADMIN_API_KEY: Joi.string()
+    .allow('')
+    .optional()
+    .custom((value: string, helpers) => {
+      const problem = adminKeyProblem(value);
+      return problem ? helpers.message({ custom: problem }) : value;
+    }),
   AUTH_CACHE_TTL_MS: Joi.number().integer().min(0).max(60000).default(5000),
-  TRUST_PROXY: Joi.string().allow('').default(''),
+  TRUST_PROXY: Joi.string()
+    .allow('')
+    .default('')
+    .custom((value: string, helpers) => {
+      const bad = value.split(',').find((entry) => entry.trim() !== '' && !isValidRange(entry));
+      return bad === undefined
+        ? value
+        : helpers.message({ custom: `${bad.trim()} is not an IP address or CIDR range` });
+    }),
 
   RESERVATION_TIMEOUT_MS: Joi.number().integer().min(1000).default(600000),
   RESERVATION_SWEEP_INTERVAL_MS: Joi.number().integer().min(100).default(60000),
@@ -47,6 +63,11 @@ export const envSchema = Joi.object({
   QUEUE_CONCURRENCY: Joi.number().integer().min(1).max(1000).default(4),
   QUEUE_ATTEMPTS: Joi.number().integer().min(1).max(20).default(3),
   TASK_RETENTION_HOURS: Joi.number().min(0).default(24),
+  // Bull job lock (and task lease) length; a dead worker's job is rerun after about this long.
+  QUEUE_LOCK_DURATION_MS: Joi.number().integer().min(200).default(30000),
+  QUEUE_STALLED_INTERVAL_MS: Joi.number().integer().min(100).default(30000),
+  QUEUE_BACKOFF_MS: Joi.number().integer().min(0).default(2000),
+  QUEUE_MAINTENANCE_INTERVAL_MS: Joi.number().integer().min(100).default(30000),
   WEBHOOK_SECRET: Joi.string().allow('').default(''),
   WEBHOOK_ALLOW_PRIVATE: bool.default(false),
 

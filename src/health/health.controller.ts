@@ -7,6 +7,7 @@ import {
   TypeOrmHealthIndicator,
 } from '@nestjs/terminus';
 import { Public } from '../auth/auth.decorators';
+import { HostsService } from '../hosts/hosts.service';
 import { RedisService } from '../redis/redis.service';
 
 @ApiTags('operations')
@@ -18,6 +19,7 @@ export class HealthController {
     private readonly db: TypeOrmHealthIndicator,
     private readonly indicators: HealthIndicatorService,
     private readonly redis: RedisService,
+    private readonly hosts: HostsService,
   ) {}
 
   @Get()
@@ -30,10 +32,21 @@ export class HealthController {
   @Get('ready')
   @HealthCheck({ swaggerDocumentation: false, noCache: true })
   @ApiOkResponse({ description: 'Every dependency is up' })
-  @ApiOperation({ summary: 'Readiness: database and Redis reachable' })
+  @ApiOperation({ summary: 'Readiness: database and Redis reachable, at least one GPU host healthy' })
   @ApiServiceUnavailableResponse({ description: 'A dependency is down' })
   ready() {
-    return this.health.check([() => this.db.pingCheck('database', { timeout: 3000 }), () => this.redisUp()]);
+    return this.health.check([
+      () => this.db.pingCheck('database', { timeout: 3000 }),
+      () => this.redisUp(),
+      () => this.hostsUp(),
+    ]);
+  }
+
+  /** From the registry's memory: no request to the hosts here. */
+  private hostsUp() {
+    const indicator = this.indicators.check('hosts');
+    const healthy = this.hosts.healthyCount();
+    return healthy > 0 ? indicator.up({ healthy }) : indicator.down({ healthy, message: 'No healthy GPU host' });
   }
 
   private async redisUp() {

@@ -1,4 +1,13 @@
 import { Module } from '@nestjs/common';
+import { ProvidersModule } from '../providers/providers.module';
+import { DispatcherService } from './dispatcher.service';
+import { HostsRepository } from './hosts.repository';
+import { HostsService } from './hosts.service';
 
-@Module({})
+/** GPU host registry (health loop, model discovery, load) and the dispatcher with failover. */
+@Module({
+  imports: [ProvidersModule],
+  providers: [HostsRepository, HostsService, DispatcherService],
+  exports: [HostsService, DispatcherService],
+})
 export class HostsModule {}

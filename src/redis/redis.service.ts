@@ -16,6 +16,7 @@ export class RedisService implements OnApplicationShutdown {
   private embedded: EmbeddedRedis | undefined;
   private target: string | { host: string; port: number } | undefined;
   private shared: Redis | undefined;
+  private closing = false;
 
   constructor(private readonly config: AppConfig) {}
 
@@ -62,8 +63,10 @@ export class RedisService implements OnApplicationShutdown {
         : new Redis({ ...this.target, ...options });
     client.on('error', (err: Error) => this.logger.warn(`Redis ${type}: ${err.message}`));
     if (this.embedded) this.embedded.adapt(client);
+    // Tracked until shutdown even after an 'end': Bull reconnects the same client object.
     this.clients.add(client);
-    client.once('end', () => this.clients.delete(client));
+    // Bull opens some clients lazily, even while closing: never let one outlive the app.
+    if (this.closing) setImmediate(() => client.disconnect());
     return client;
   }
 
@@ -72,6 +75,7 @@ export class RedisService implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
     await Promise.all(
       [...this.clients].map(async (c) => {
         try {
@@ -81,6 +85,7 @@ export class RedisService implements OnApplicationShutdown {
         }
       }),
     );
+    for (const c of this.clients) c.disconnect();
     this.clients.clear();
     if (this.embedded) await this.embedded.close();
   }

@@ -1,0 +1,289 @@
+import { createHash } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { ApiError } from '../common/api-error';
+import { AppConfig } from '../config/app-config';
+import { EXPIRED_RESERVATIONS_SQL, REFUND_SQL, RESERVE_SQL, SETTLE_SQL, TOP_UP_SQL } from './billing.sql';
+import { decodeLedgerCursor, encodeLedgerCursor } from './ledger-cursor';
+import { ChatMessageLike, creditsFor, ModelRate, userCharacters } from './pricing';
+import { RateBook, RateRecord } from './rate-book';
+
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export interface ReserveInput {
+  userId: string;
+  keyId?: string;
+  /** Unique per request; a second reserve with the same id is refused (409 conflict). */
+  requestId: string;
+  model: string;
+  credits: bigint;
+}
+
+export interface TopUpResult {
+  /** Balance right after this top-up (on a replay: after the original one). */
+  credits: bigint;
+  entryId: string;
+  replayed: boolean;
+}
+
+export type LedgerKind = 'topup' | 'reserve' | 'settle' | 'refund' | 'adjustment';
+
+export interface LedgerEntry {
+  id: string;
+  amount: bigint;
+  kind: LedgerKind;
+  requestId: string | null;
+  reference: string | null;
+  balanceAfter: bigint;
+  createdAt: Date;
+}
+
+export interface LedgerPage {
+  entries: LedgerEntry[];
+  /** Pass back as `cursor` for the next (older) page; null on the last page. */
+  nextCursor: string | null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SWEEP_BATCH = 500;
+
+/** Credits, rates, reservations and the append-only ledger (CONTRACT §4, §5). */
+@Injectable()
+export class BillingService {
+  constructor(
+    @Inject(DataSource) private readonly db: DataSource,
+    private readonly rates: RateBook,
+    private readonly config: AppConfig,
+  ) {}
+
+  // ---- pricing (no query: rates come from the in-memory RateBook) ----
+
+  /** Upper bound of a request (seed 000): user characters in, max_tokens out, rounded up. */
+  async estimate(model: string, messages: readonly ChatMessageLike[], maxTokens: number): Promise<bigint> {
+    return creditsFor(this.rateOf(model), userCharacters(messages), maxTokens);
+  }
+
+  /** Cost of actual usage at the current rates, rounded up to a whole credit. */
+  async cost(model: string, usage: TokenUsage): Promise<bigint> {
+    return creditsFor(this.rateOf(model), usage.inputTokens, usage.outputTokens);
+  }
+
+  async hasRate(model: string): Promise<boolean> {
+    return this.rates.get(model) !== undefined;
+  }
+
+  async listRates(): Promise<RateRecord[]> {
+    return this.rates.list();
+  }
+
+  /** Creates or replaces a model's rates; decimal text, validated by the caller. */
+  async setRate(model: string, inputRate: string, outputRate: string): Promise<RateRecord> {
+    return this.rates.set(model, inputRate, outputRate);
+  }
+
+  // ---- reservations (one statement each) ----
+
+  /** Holds `credits` for a request; 402 insufficient_credits (and no change) when the balance is short. */
+  async reserve(input: ReserveInput): Promise<void> {
+    if (input.credits < 0n) throw new RangeError('reserve: credits must be >= 0');
+    const rate = this.rates.get(input.model);
+    if (!rate) throw new ApiError('model_pricing_not_found');
+    const params = [
+      input.userId,
+      input.requestId,
+      input.credits.toString(),
+      input.keyId ?? null,
+      input.model,
+      rate.input.toFixed(),
+      rate.output.toFixed(),
+    ];
+    let rows: unknown[];
+    try {
+      rows = await this.db.query(RESERVE_SQL, params);
+      // A free request by a user who never had an account row: create it and try once more.
+      if (rows.length === 0 && input.credits === 0n) {
+        await this.ensureAccount(input.userId);
+        rows = await this.db.query(RESERVE_SQL, params);
+      }
+    } catch (err) {
+      if (pgCode(err) === '23505')
+        throw new ApiError('conflict', `Request ${input.requestId} already reserved`);
+      throw err;
+    }
+    if (rows.length === 0) throw new ApiError('insufficient_credits');
+  }
+
+  /**
+   * Charges actual usage at the reservation's rates (capped at the hold) and returns the rest.
+   * Idempotent: on a reservation that is not open (settled, refunded, unknown) it returns zeros.
+   */
+  async settle(requestId: string, usage: TokenUsage): Promise<{ charged: bigint; refunded: bigint }> {
+    const inputTokens = tokenCount(usage.inputTokens);
+    const outputTokens = tokenCount(usage.outputTokens);
+    const rows: { amount: string; charged: string }[] = await this.db.query(SETTLE_SQL, [
+      requestId,
+      inputTokens,
+      outputTokens,
+    ]);
+    const row = rows[0];
+    if (!row) return { charged: 0n, refunded: 0n };
+    const charged = BigInt(row.charged);
+    return { charged, refunded: BigInt(row.amount) - charged };
+  }
+
+  /** Returns the whole hold of an open reservation; 0n when it is not open (idempotent). */
+  async refund(requestId: string): Promise<bigint> {
+    return (await this.refundOpen(requestId)) ?? 0n;
+  }
+
+  /**
+   * Refunds reservations open longer than RESERVATION_TIMEOUT_MS (left by a crashed process). Safe on
+   * several replicas at once: each refund only changes a reservation that is still open.
+   * Returns how many this call refunded.
+   */
+  async sweepExpiredReservations(olderThanMs = this.config.reservationTimeoutMs): Promise<number> {
+    let refunded = 0;
+    for (;;) {
+      const rows: { request_id: string }[] = await this.db.query(EXPIRED_RESERVATIONS_SQL, [
+        olderThanMs,
+        SWEEP_BATCH,
+      ]);
+      for (const { request_id } of rows) {
+        if ((await this.refundOpen(request_id)) !== undefined) refunded++;
+      }
+      if (rows.length < SWEEP_BATCH) return refunded;
+    }
+  }
+
+  // ---- balances, top-ups, ledger ----
+
+  /** The user's balance in credits; a user without an account has 0. */
+  async balance(userId: string): Promise<bigint> {
+    return (await this.balances([userId])).get(userId) ?? 0n;
+  }
+
+  /** Balances of many users in one query; every id asked for is in the map (missing account = 0n). */
+  async balances(userIds: string[]): Promise<Map<string, bigint>> {
+    const result = new Map<string, bigint>(userIds.map((id) => [id, 0n]));
+    const valid = userIds.filter((id) => UUID.test(id));
+    if (valid.length === 0) return result;
+    const rows: { user_id: string; credits: string }[] = await this.db.query(
+      `SELECT user_id, credits::text AS credits FROM accounts WHERE user_id = ANY($1::uuid[])`,
+      [valid],
+    );
+    for (const row of rows) result.set(row.user_id, BigInt(row.credits));
+    return result;
+  }
+
+  /**
+   * Adds credits (one statement, no explicit transaction). With an idempotency key, a retry with
+   * the same amount and reference returns the first result without crediting again, also when
+   * the retries are concurrent; the same key with a different body is 422 idempotency_mismatch.
+   * Unknown user: 404.
+   */
+  async topUp(
+    userId: string,
+    amount: bigint,
+    opts: { reference?: string; idempotencyKey?: string } = {},
+  ): Promise<TopUpResult> {
+    if (amount <= 0n) throw new ApiError('invalid_request', 'amount: must be a positive integer', 'amount');
+    if (!UUID.test(userId)) throw new ApiError('not_found', 'User not found');
+    const reference = opts.reference ?? null;
+    const hash = createHash('sha256')
+      .update(JSON.stringify({ amount: amount.toString(), reference }))
+      .digest('hex');
+    const params = [userId, amount.toString(), reference, opts.idempotencyKey ?? null, hash];
+    let rows: { replayed: boolean; id: string; balance_after: string; request_hash: string }[];
+    try {
+      rows = await this.db.query(TOP_UP_SQL, params);
+    } catch (err) {
+      // A concurrent first use of the same key won; this run sees its entry.
+      if (pgCode(err) !== '23505' || opts.idempotencyKey === undefined) throw err;
+      rows = await this.db.query(TOP_UP_SQL, params);
+    }
+    const entry = rows[0];
+    if (!entry) throw new ApiError('not_found', 'User not found');
+    if (entry.request_hash !== hash) throw new ApiError('idempotency_mismatch');
+    return { credits: BigInt(entry.balance_after), entryId: entry.id, replayed: entry.replayed };
+  }
+
+  /** Ledger entries of a user, newest first. Unknown user: 404. */
+  async ledger(userId: string, opts: { limit?: number; cursor?: string } = {}): Promise<LedgerPage> {
+    const limit = Math.min(Math.max(Math.trunc(opts.limit ?? 50), 1), 500);
+    const before = opts.cursor ? decodeLedgerCursor(opts.cursor) : null;
+    await this.assertUser(userId);
+    const rows: {
+      id: string;
+      amount: string;
+      kind: LedgerKind;
+      request_id: string | null;
+      reference: string | null;
+      balance_after: string;
+      created_at: Date;
+    }[] = await this.db.query(
+      `SELECT id::text AS id, amount::text AS amount, kind, request_id, reference,
+              balance_after::text AS balance_after, created_at
+       FROM credit_ledger
+       WHERE user_id = $1::uuid AND ($2::bigint IS NULL OR id < $2::bigint)
+       ORDER BY id DESC LIMIT $3`,
+      [userId, before, limit + 1],
+    );
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      entries: page.map((r) => ({
+        id: r.id,
+        amount: BigInt(r.amount),
+        kind: r.kind,
+        requestId: r.request_id,
+        reference: r.reference,
+        balanceAfter: BigInt(r.balance_after),
+        createdAt: r.created_at,
+      })),
+      nextCursor: rows.length > limit && last ? encodeLedgerCursor(last.id) : null,
+    };
+  }
+
+  // ---- internals ----
+
+  private rateOf(model: string): ModelRate {
+    const rate = this.rates.get(model);
+    if (!rate) throw new ApiError('model_pricing_not_found');
+    return rate;
+  }
+
+  /** The refunded amount, or undefined when the reservation was not open. */
+  private async refundOpen(requestId: string): Promise<bigint | undefined> {
+    const rows: { amount: string }[] = await this.db.query(REFUND_SQL, [requestId]);
+    return rows[0] ? BigInt(rows[0].amount) : undefined;
+  }
+
+  private async assertUser(userId: string): Promise<void> {
+    const rows: unknown[] = UUID.test(userId)
+      ? await this.db.query(`SELECT 1 FROM users WHERE id = $1::uuid`, [userId])
+      : [];
+    if (rows.length === 0) throw new ApiError('not_found', 'User not found');
+  }
+
+  private async ensureAccount(userId: string): Promise<void> {
+    await this.assertUser(userId);
+    await this.db.query(`INSERT INTO accounts (user_id) VALUES ($1::uuid) ON CONFLICT (user_id) DO NOTHING`, [
+      userId,
+    ]);
+  }
+}
+
+function tokenCount(n: number): number {
+  if (!Number.isSafeInteger(n) || n < 0 || n > 2_147_483_647)
+    throw new RangeError(`token counts must be non-negative integers, got ${n}`);
+  return n;
+}
+
+function pgCode(err: unknown): string | undefined {
+  const e = err as { code?: unknown; driverError?: { code?: unknown } };
+  const code = e?.code ?? e?.driverError?.code;
+  return typeof code === 'string' ? code : undefined;
+}

@@ -1,0 +1,71 @@
+import Decimal from 'decimal.js';
+
+/** Exact decimals with room for any token count times any rate (never JS floats). */
+const Exact = Decimal.clone({ precision: 100, rounding: Decimal.ROUND_CEIL });
+
+/** One credit is 0.0001 cent, so credits = cents × 10,000. */
+const CREDITS_PER_CENT = new Exact(10000);
+
+/** Cents per token, exact. */
+export interface ModelRate {
+  input: Decimal;
+  output: Decimal;
+}
+
+export interface ChatMessageLike {
+  role: string;
+  content: unknown;
+}
+
+/** Number of Unicode code points in a string (a surrogate pair is one character). */
+export function codePointLength(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // A high surrogate followed by a low one is a single code point.
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+    n++;
+  }
+  return n;
+}
+
+/**
+ * Seed 000's input-token estimate: the characters (Unicode code points) of the content of the
+ * messages whose role is `user`; system and assistant messages are not counted. Non-string
+ * content (e.g. OpenAI content parts) counts the text of its `text` parts.
+ */
+export function userCharacters(messages: readonly ChatMessageLike[]): number {
+  let total = 0;
+  for (const m of messages) {
+    if (m.role !== 'user') continue;
+    if (typeof m.content === 'string') total += codePointLength(m.content);
+    else if (Array.isArray(m.content)) {
+      for (const part of m.content as unknown[]) {
+        const text = (part as { text?: unknown } | null)?.text;
+        if (typeof text === 'string') total += codePointLength(text);
+      }
+    }
+  }
+  return total;
+}
+
+/** credits = ⌈(input × input_rate + output × output_rate) cents / 0.0001⌉, exactly. */
+export function creditsFor(rate: ModelRate, inputTokens: number, outputTokens: number): bigint {
+  assertTokenCount(inputTokens, 'inputTokens');
+  assertTokenCount(outputTokens, 'outputTokens');
+  const cents = new Exact(inputTokens).mul(rate.input).plus(new Exact(outputTokens).mul(rate.output));
+  return BigInt(cents.mul(CREDITS_PER_CENT).ceil().toFixed(0));
+}
+
+/** A rate as stored and shown: plain decimal notation, no exponent, no trailing zeros. */
+export function parseRate(text: string): Decimal {
+  return new Exact(text);
+}
+
+function assertTokenCount(n: number, name: string): void {
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new RangeError(`${name} must be a non-negative integer, got ${n}`);
+}

@@ -1,0 +1,337 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable, Logger } from '@nestjs/common';
+import type { Principal } from '../auth/principal';
+import { BillingService } from '../billing/billing.service';
+import { ApiError } from '../common/api-error';
+import { DispatcherService } from '../hosts/dispatcher.service';
+import { ModelsService } from '../models/models.service';
+import { RateLimitService, RateLimitState } from '../ratelimit/rate-limit.service';
+import type {
+  CompletionChunk,
+  CompletionRequest,
+  EmbeddingRequest,
+  EmbeddingResult,
+  FinishReason,
+  Usage,
+} from './completion.types';
+import { UsageRecordService, UsageStatus } from './usage-record.service';
+
+export interface RunOptions {
+  /** Billing/usage id; default a new UUID. The queue passes the task id. */
+  requestId?: string;
+  /** The caller already reserved `requestId` (queued tasks): no rate-limit count, no reservation. */
+  reserved?: boolean;
+  /** Settle what was used and refund the rest when the request fails (default true). False leaves the reservation open for the caller (queue retries). */
+  refundOnFailure?: boolean;
+  /** API surface, for the usage record. */
+  source?: string;
+}
+
+export interface HostRef {
+  id: string;
+  name: string;
+}
+
+export interface RunResult {
+  requestId: string;
+  text: string;
+  usage: Usage;
+  credits: bigint;
+  host: HostRef | null;
+  finishReason: FinishReason;
+}
+
+export interface Prepared {
+  credits: bigint;
+  rateLimit?: RateLimitState;
+}
+
+/**
+ * The core of every completion, whatever the API (ARCHITECTURE.md):
+ * model usable → rate limit → reserve the upper bound → dispatch with failover → stream →
+ * settle actual usage (refund the rest) → one usage record.
+ */
+@Injectable()
+export class CompletionsService {
+  private readonly logger = new Logger(CompletionsService.name);
+
+  constructor(
+    private readonly billing: BillingService,
+    private readonly dispatcher: DispatcherService,
+    private readonly models: ModelsService,
+    private readonly rateLimits: RateLimitService,
+    private readonly usage: UsageRecordService,
+  ) {}
+
+  /** Checks the model and the key's limits and prices the request's upper bound. Reserves nothing. */
+  async prepare(request: CompletionRequest, principal: Principal): Promise<Prepared> {
+    await this.models.assertUsable(request.model, principal);
+    const rateLimit = await this.rateLimits.admit(principal);
+    const credits = await this.billing.estimate(request.model, billableMessages(request), request.maxTokens);
+    return { credits, rateLimit };
+  }
+
+  /**
+   * Starts a completion. Resolves once the first output arrived from a host (so API errors can
+   * still be sent as proper HTTP errors); the handle then yields the chunks. Nothing is billed
+   * when this throws, unless `refundOnFailure` is false.
+   */
+  async run(
+    request: CompletionRequest,
+    principal: Principal,
+    signal: AbortSignal,
+    options: RunOptions = {},
+  ): Promise<CompletionHandle> {
+    const started = performance.now();
+    const requestId = options.requestId ?? randomUUID();
+    const refundOnFailure = options.refundOnFailure ?? true;
+    let rateLimit: RateLimitState | undefined;
+    if (!options.reserved) {
+      const prepared = await this.prepare(request, principal);
+      rateLimit = prepared.rateLimit;
+      await this.billing.reserve({
+        userId: principal.userId,
+        keyId: principal.keyId,
+        requestId,
+        model: request.model,
+        credits: prepared.credits,
+      });
+    }
+    const context: RunContext = {
+      request,
+      principal,
+      signal,
+      requestId,
+      refundOnFailure,
+      source: options.source ?? 'internal',
+      started,
+      promptSize: promptSize(request),
+    };
+    try {
+      const dispatched = await this.dispatcher.stream(request, signal);
+      return new CompletionHandle(this, context, dispatched.host, dispatched.chunks, rateLimit);
+    } catch (error) {
+      await this.finish(context, null, { inputTokens: 0, outputTokens: 0 }, 'error', error, null);
+      throw asApiError(error);
+    }
+  }
+
+  /** A whole non-streamed completion. On failure nothing was delivered, so nothing is charged. */
+  async complete(
+    request: CompletionRequest,
+    principal: Principal,
+    signal: AbortSignal,
+    options: RunOptions = {},
+  ): Promise<RunResult & { rateLimit?: RateLimitState }> {
+    const handle = await this.run(request, principal, signal, options);
+    handle.chargeOnlyIfComplete = true;
+    let text = '';
+    for await (const chunk of handle) if (chunk.text) text += chunk.text;
+    const result = await handle.done;
+    return { ...result, text, rateLimit: handle.rateLimit };
+  }
+
+  /** Embeddings: priced as input characters, no output tokens. */
+  async embed(
+    request: EmbeddingRequest,
+    principal: Principal,
+    signal: AbortSignal,
+    source = 'openai',
+  ): Promise<EmbeddingResult & { requestId: string; rateLimit?: RateLimitState }> {
+    const started = performance.now();
+    await this.models.assertUsable(request.model, principal);
+    const rateLimit = await this.rateLimits.admit(principal);
+    const messages = request.input.map((content) => ({ role: 'user', content }));
+    const credits = await this.billing.estimate(request.model, messages, 0);
+    const requestId = randomUUID();
+    await this.billing.reserve({
+      userId: principal.userId,
+      keyId: principal.keyId,
+      requestId,
+      model: request.model,
+      credits,
+    });
+    const context: RunContext = {
+      request: { kind: 'chat', model: request.model, messages: [], maxTokens: 0, stream: false },
+      principal,
+      signal,
+      requestId,
+      refundOnFailure: true,
+      source,
+      started,
+      promptSize: messages.reduce((n, m) => n + [...m.content].length, 0),
+    };
+    try {
+      const result = await this.dispatcher.embed(request, signal);
+      const usage = { inputTokens: result.usage.inputTokens, outputTokens: 0 };
+      await this.finish(context, result.host, usage, 'ok', undefined, null, 'embedding');
+      return { embeddings: result.embeddings, usage: result.usage, requestId, rateLimit };
+    } catch (error) {
+      await this.finish(
+        context,
+        null,
+        { inputTokens: 0, outputTokens: 0 },
+        'error',
+        error,
+        null,
+        'embedding',
+      );
+      throw asApiError(error);
+    }
+  }
+
+  /**
+   * Settles (or, with refundOnFailure false and a failure, leaves open) the reservation and
+   * writes the usage record. Returns the credits charged.
+   */
+  async finish(
+    ctx: RunContext,
+    host: HostRef | null,
+    usage: Usage,
+    status: UsageStatus,
+    error: unknown,
+    ttftMs: number | null,
+    operation: 'chat' | 'completion' | 'embedding' = ctx.request.kind,
+  ): Promise<bigint> {
+    let charged = 0n;
+    const keepOpen = status === 'error' && !ctx.refundOnFailure;
+    try {
+      if (!keepOpen) charged = (await this.billing.settle(ctx.requestId, usage)).charged;
+      await Promise.all([
+        this.usage.record({
+          requestId: ctx.requestId,
+          userId: ctx.principal.userId,
+          keyId: ctx.principal.keyId || null,
+          model: ctx.request.model,
+          host,
+          surface: ctx.source,
+          operation,
+          inputTokens: usage.inputTokens,
+          outputTokens: usage.outputTokens,
+          credits: charged,
+          durationMs: performance.now() - ctx.started,
+          ttftMs,
+          status,
+          error: error === undefined ? undefined : describe(error),
+        }),
+        this.rateLimits.recordTokens(ctx.principal, usage.inputTokens + usage.outputTokens),
+      ]);
+    } catch (e) {
+      // The reservation stays open and the sweep settles it; the client's answer is not lost.
+      this.logger.error(`finishing ${ctx.requestId} failed: ${describe(e)}`);
+    }
+    return charged;
+  }
+}
+
+export interface RunContext {
+  request: CompletionRequest;
+  principal: Principal;
+  /** Aborted when the client went away (or a queued task was cancelled). */
+  signal: AbortSignal;
+  requestId: string;
+  refundOnFailure: boolean;
+  source: string;
+  started: number;
+  /** Seed 000's input-token measure: characters of the user messages (or the prompt). */
+  promptSize: number;
+}
+
+/**
+ * The chunks of one running completion. Iterate it once; when iteration ends (finished, failed,
+ * or stopped early because the client left) the reservation is settled for what was delivered.
+ */
+export class CompletionHandle implements AsyncIterable<CompletionChunk> {
+  /** Non-streamed answers: a failure means nothing reached the client, so charge nothing. */
+  chargeOnlyIfComplete = false;
+  readonly done: Promise<RunResult>;
+  private resolveDone!: (r: RunResult) => void;
+  private rejectDone!: (e: unknown) => void;
+
+  constructor(
+    private readonly service: CompletionsService,
+    private readonly ctx: RunContext,
+    readonly host: HostRef,
+    private readonly chunks: AsyncIterable<CompletionChunk>,
+    readonly rateLimit: RateLimitState | undefined,
+  ) {
+    this.done = new Promise<RunResult>((resolve, reject) => {
+      this.resolveDone = resolve;
+      this.rejectDone = reject;
+    });
+    // `done` is also awaited by callers that only iterate; never an unhandled rejection.
+    this.done.catch(() => undefined);
+  }
+
+  get requestId(): string {
+    return this.ctx.requestId;
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<CompletionChunk> {
+    let delivered = 0;
+    let reported: Usage | undefined;
+    let finishReason: FinishReason | undefined;
+    let failure: unknown;
+    let ttftMs: number | null = null;
+    try {
+      for await (const chunk of this.chunks) {
+        if (chunk.usage) reported = chunk.usage;
+        if (chunk.finishReason) finishReason = chunk.finishReason;
+        if (chunk.text) {
+          if (ttftMs === null) ttftMs = performance.now() - this.ctx.started;
+          delivered++;
+        }
+        yield chunk;
+      }
+    } catch (error) {
+      // The upstream call was stopped because the client left: not a failure, bill what was sent.
+      if (this.ctx.signal.aborted) return;
+      failure = error;
+      throw asApiError(error);
+    } finally {
+      const complete = failure === undefined && finishReason !== undefined;
+      const stoppedEarly = failure === undefined && finishReason === undefined;
+      const status: UsageStatus = failure !== undefined ? 'error' : stoppedEarly ? 'client_closed' : 'ok';
+      const usage: Usage =
+        complete && reported
+          ? reported
+          : this.chargeOnlyIfComplete && !complete
+            ? { inputTokens: 0, outputTokens: 0 }
+            : { inputTokens: reported?.inputTokens ?? this.ctx.promptSize, outputTokens: delivered };
+      const credits = await this.service.finish(this.ctx, this.host, usage, status, failure, ttftMs);
+      if (failure === undefined) {
+        this.resolveDone({
+          requestId: this.ctx.requestId,
+          text: '',
+          usage,
+          credits,
+          host: this.host,
+          finishReason: finishReason ?? 'stop',
+        });
+      } else {
+        this.rejectDone(asApiError(failure));
+      }
+    }
+  }
+}
+
+/** The messages whose characters count as input tokens (seed 000: the user's). */
+function billableMessages(request: CompletionRequest): { role: string; content: string }[] {
+  if (request.kind === 'completion') return [{ role: 'user', content: request.prompt ?? '' }];
+  return request.messages;
+}
+
+function promptSize(request: CompletionRequest): number {
+  let n = 0;
+  for (const m of billableMessages(request)) if (m.role === 'user') n += [...m.content].length;
+  return n;
+}
+
+function asApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  return new ApiError('upstream_error', `The inference host failed: ${describe(error)}`);
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,121 @@
+import { Body, Controller, HttpCode, Post, Req, Res, UploadedFile, UseInterceptors } from '@nestjs/common';
+import { FileInterceptor } from '@nestjs/platform-express';
+import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { CurrentPrincipal } from '../../auth/auth.decorators';
+import type { Principal } from '../../auth/principal';
+import { AppConfig } from '../../config/app-config';
+import { rateLimitHeaders } from '../../ratelimit/rate-limit.service';
+import type { CompletionRequest } from '../completion.types';
+import { CompletionsService } from '../completions.service';
+import { abortOnDisconnect, write } from '../http-stream';
+import { ImageModelForm, LlmApiResponse, TextModelBody } from './llmapi.dto';
+import { parseImageModelRequest, parseTextModelRequest } from './llmapi-request';
+
+const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
+
+interface UploadedImage {
+  buffer: Buffer;
+  mimetype: string;
+}
+
+/**
+ * Seed 001's FastAPI surface: text and image (vision) models configured by TEXT_MODEL and
+ * IMAGE_MODEL, `{"response": …}` answers or a plain text stream, `{"detail": …}` errors.
+ */
+@ApiTags('llm-api')
+@ApiSecurity('x-api-key')
+@Controller()
+export class LlmApiController {
+  constructor(
+    private readonly completions: CompletionsService,
+    private readonly config: AppConfig,
+  ) {}
+
+  @Post('text_model/chat/completion')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Text model: generate a response' })
+  @ApiBody({ type: TextModelBody })
+  @ApiOkResponse({ type: LlmApiResponse })
+  async textCompletion(
+    @Body() body: unknown,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
+    await this.answer(parseTextModelRequest(body, this.config.textModel, false), p, req, res);
+  }
+
+  @Post('text_model/chat/stream')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Text model: stream the response as plain text' })
+  @ApiBody({ type: TextModelBody })
+  async textStream(
+    @Body() body: unknown,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
+    await this.answer(parseTextModelRequest(body, this.config.textModel, true), p, req, res);
+  }
+
+  @Post('image_model/chat/completion')
+  @HttpCode(200)
+  @UseInterceptors(FileInterceptor('image', { limits: { fileSize: MAX_IMAGE_BYTES, files: 1 } }))
+  @ApiConsumes('multipart/form-data')
+  @ApiOperation({ summary: 'Image model: answer a prompt about an uploaded image' })
+  @ApiBody({ type: ImageModelForm })
+  @ApiOkResponse({ type: LlmApiResponse })
+  async imageCompletion(
+    @UploadedFile() image: UploadedImage | undefined,
+    @Body() fields: Record<string, unknown>,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
+    await this.answer(
+      parseImageModelRequest(fields ?? {}, image, this.config.imageModel, false),
+      p,
+      req,
+      res,
+    );
+  }
+
+  @Post('image_model/chat/stream')
+  @HttpCode(200)
+  @UseInterceptors(FileInterceptor('image', { limits: { fileSize: MAX_IMAGE_BYTES, files: 1 } }))
+  @ApiConsumes('multipart/form-data')
+  @ApiOperation({ summary: 'Image model: stream the answer as plain text' })
+  @ApiBody({ type: ImageModelForm })
+  async imageStream(
+    @UploadedFile() image: UploadedImage | undefined,
+    @Body() fields: Record<string, unknown>,
+    @CurrentPrincipal() p: Principal,
+    @Req() req: Request,
+    @Res() res: Response,
+  ) {
+    await this.answer(parseImageModelRequest(fields ?? {}, image, this.config.imageModel, true), p, req, res);
+  }
+
+  private async answer(request: CompletionRequest, principal: Principal, req: Request, res: Response) {
+    const abort = abortOnDisconnect(req, res);
+    if (!request.stream) {
+      const r = await this.completions.complete(request, principal, abort.signal, { source: 'llmapi' });
+      if (r.rateLimit) res.set(rateLimitHeaders(r.rateLimit));
+      res.json({ response: r.text });
+      return;
+    }
+    const handle = await this.completions.run(request, principal, abort.signal, { source: 'llmapi' });
+    if (handle.rateLimit) res.set(rateLimitHeaders(handle.rateLimit));
+    res.status(200).type('text/plain; charset=utf-8');
+    try {
+      for await (const chunk of handle) {
+        if (abort.signal.aborted) break;
+        if (chunk.text) await write(res, chunk.text, abort.signal);
+      }
+    } catch {
+      // Mid-stream host failure: the text simply stops; what was delivered is billed.
+    }
+    res.end();
+  }
+}

@@ -1,0 +1,79 @@
+import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiBody,
+  ApiOkResponse,
+  ApiOperation,
+  ApiPaymentRequiredResponse,
+  ApiProduces,
+  ApiSecurity,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { CurrentPrincipal } from '../../auth/auth.decorators';
+import type { Principal } from '../../auth/principal';
+import { API_ERRORS } from '../../common/api-error';
+import { rateLimitHeaders } from '../../ratelimit/rate-limit.service';
+import { CompletionsService } from '../completions.service';
+import { abortOnDisconnect, write } from '../http-stream';
+import { NativeCompletionBody, NativeCompletionResponse, NativeErrorResponse } from './native.dto';
+import { parseNativeCompletion } from './native-request';
+
+/** Seed 000's synchronous completions: `{"success": true, "response"}` or an NDJSON stream. */
+@ApiTags('native')
+@ApiBearerAuth('bearer')
+@ApiSecurity('x-api-key')
+@Controller('api/v1')
+export class NativeCompletionsController {
+  constructor(private readonly completions: CompletionsService) {}
+
+  @Post('completions')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Generate a completion',
+    description:
+      'Bills the user: reserves (characters of user messages × input rate + max_tokens × output rate) / 0.0001 ' +
+      'credits, then settles the actual usage. With `stream: true` the answer is NDJSON, one ' +
+      '`{"role":"assistant","content":"…"}` per line.',
+  })
+  @ApiBody({ type: NativeCompletionBody })
+  @ApiProduces('application/json', 'application/x-ndjson')
+  @ApiOkResponse({ type: NativeCompletionResponse })
+  @ApiBadRequestResponse({
+    type: NativeErrorResponse,
+    description: 'Invalid request, missing fields, unknown model, no host',
+  })
+  @ApiUnauthorizedResponse({ type: NativeErrorResponse })
+  @ApiPaymentRequiredResponse({ type: NativeErrorResponse, description: 'Insufficient credits' })
+  async create(
+    @Body() body: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    const request = parseNativeCompletion(body);
+    const abort = abortOnDisconnect(req, res);
+    if (!request.stream) {
+      const result = await this.completions.complete(request, principal, abort.signal, { source: 'native' });
+      if (result.rateLimit) res.set(rateLimitHeaders(result.rateLimit));
+      res.json({ success: true, response: result.text });
+      return;
+    }
+    const handle = await this.completions.run(request, principal, abort.signal, { source: 'native' });
+    if (handle.rateLimit) res.set(rateLimitHeaders(handle.rateLimit));
+    res.status(200).type('application/x-ndjson');
+    try {
+      for await (const chunk of handle) {
+        if (abort.signal.aborted) break;
+        if (chunk.text)
+          await write(res, JSON.stringify({ role: 'assistant', content: chunk.text }) + '\n', abort.signal);
+      }
+    } catch {
+      // The host broke off mid-answer: what was delivered is billed; say so on the last line.
+      res.write(JSON.stringify({ success: false, message: API_ERRORS.upstream_error.native }) + '\n');
+    }
+    res.end();
+  }
+}

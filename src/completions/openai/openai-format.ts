@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto';
+import type { FinishReason, Usage } from '../completion.types';
+
+/** OpenAI wire shapes for responses and stream chunks (chat.completion, text_completion, …). */
+export function completionId(prefix: 'chatcmpl' | 'cmpl'): string {
+  return `${prefix}-${randomBytes(12).toString('base64url')}`;
+}
+
+export function openAiUsage(usage: Usage) {
+  return {
+    prompt_tokens: usage.inputTokens,
+    completion_tokens: usage.outputTokens,
+    total_tokens: usage.inputTokens + usage.outputTokens,
+  };
+}
+
+export function chatCompletion(
+  id: string,
+  created: number,
+  model: string,
+  text: string,
+  finish: FinishReason,
+  usage: Usage,
+) {
+  return {
+    id,
+    object: 'chat.completion',
+    created,
+    model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: text, refusal: null },
+        logprobs: null,
+        finish_reason: finish,
+      },
+    ],
+    usage: openAiUsage(usage),
+    system_fingerprint: null,
+  };
+}
+
+export function textCompletion(
+  id: string,
+  created: number,
+  model: string,
+  text: string,
+  finish: FinishReason,
+  usage: Usage,
+) {
+  return {
+    id,
+    object: 'text_completion',
+    created,
+    model,
+    choices: [{ index: 0, text, logprobs: null, finish_reason: finish }],
+    usage: openAiUsage(usage),
+    system_fingerprint: null,
+  };
+}
+
+/** Builds the SSE chunks of one chat or text completion stream. */
+export class OpenAiChunks {
+  constructor(
+    private readonly kind: 'chat' | 'completion',
+    private readonly id: string,
+    private readonly created: number,
+    private readonly model: string,
+  ) {}
+
+  role(): string {
+    return this.kind === 'chat' ? this.sse(this.choice({ role: 'assistant', content: '' }, null)) : '';
+  }
+
+  content(text: string): string {
+    return this.sse(this.choice(this.kind === 'chat' ? { content: text } : text, null));
+  }
+
+  finish(reason: FinishReason): string {
+    return this.sse(this.choice(this.kind === 'chat' ? {} : '', reason));
+  }
+
+  usage(usage: Usage): string {
+    return this.sse({ ...this.base(), choices: [], usage: openAiUsage(usage) });
+  }
+
+  error(message: string, code: string): string {
+    return this.sse({ error: { message, type: 'server_error', param: null, code } });
+  }
+
+  done(): string {
+    return 'data: [DONE]\n\n';
+  }
+
+  private base() {
+    return {
+      id: this.id,
+      object: this.kind === 'chat' ? 'chat.completion.chunk' : 'text_completion',
+      created: this.created,
+      model: this.model,
+      system_fingerprint: null,
+    };
+  }
+
+  private choice(delta: object | string, finish: FinishReason | null) {
+    const choice =
+      this.kind === 'chat'
+        ? { index: 0, delta, logprobs: null, finish_reason: finish }
+        : { index: 0, text: delta, logprobs: null, finish_reason: finish };
+    return { ...this.base(), choices: [choice] };
+  }
+
+  private sse(payload: object): string {
+    return `data: ${JSON.stringify(payload)}\n\n`;
+  }
+}

@@ -1,0 +1,72 @@
+import type { CompletionChunk } from '../completions/completion.types';
+import { toUpstreamError, UpstreamError } from '../providers/upstream-error';
+
+/** Hooks the dispatcher gives a running answer. */
+export interface ChunkStreamHooks {
+  /** The answer broke midway (never called for a client abort). */
+  onFailure(error: UpstreamError): void;
+  /** Runs exactly once when the stream ends, fails, is returned early or is aborted. */
+  onFinish(): void;
+}
+
+/**
+ * The rest of a host's answer after its first chunk. A hand-written iterator rather than an async
+ * generator: `return()` must free the host slot and close the upstream socket even before the
+ * first `next()`, which a generator that has not started skips.
+ */
+export class DispatchedChunks implements AsyncIterableIterator<CompletionChunk> {
+  private first: IteratorResult<CompletionChunk> | undefined;
+  private finished = false;
+
+  constructor(
+    first: IteratorResult<CompletionChunk>,
+    private readonly upstream: AsyncIterator<CompletionChunk>,
+    private readonly signal: AbortSignal,
+    private readonly hooks: ChunkStreamHooks,
+  ) {
+    this.first = first;
+    if (first.done) this.finish();
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  async next(): Promise<IteratorResult<CompletionChunk>> {
+    if (this.first) {
+      const first = this.first;
+      this.first = undefined;
+      if (!first.done) return first;
+    }
+    if (this.finished) {
+      if (this.signal.aborted) throw new UpstreamError('aborted', 'The request was aborted');
+      return { done: true, value: undefined };
+    }
+    try {
+      const result = await this.upstream.next();
+      if (result.done) this.finish();
+      return result;
+    } catch (error) {
+      const upstream = toUpstreamError(error, this.signal);
+      if (upstream.kind !== 'aborted') this.hooks.onFailure(upstream);
+      this.finish();
+      throw upstream;
+    }
+  }
+
+  async return(): Promise<IteratorResult<CompletionChunk>> {
+    this.first = undefined;
+    if (!this.finished) {
+      this.finish();
+      await this.upstream.return?.().catch(() => undefined);
+    }
+    return { done: true, value: undefined };
+  }
+
+  /** Frees the slot once; the upstream request is aborted by the hook if still open. */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.hooks.onFinish();
+  }
+}

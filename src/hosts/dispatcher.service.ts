@@ -1,0 +1,125 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ApiError } from '../common/api-error';
+import type {
+  CompletionChunk,
+  CompletionRequest,
+  EmbeddingRequest,
+  EmbeddingResult,
+} from '../completions/completion.types';
+import { AppConfig } from '../config/app-config';
+import { ProvidersService } from '../providers/providers.service';
+import { toUpstreamError, UpstreamError } from '../providers/upstream-error';
+import { DispatchedChunks } from './dispatched-chunks';
+import { redactKey } from './host-rules';
+import { HostLease, HostsService } from './hosts.service';
+
+export interface HostRef {
+  id: string;
+  name: string;
+}
+
+export interface DispatchedStream {
+  host: HostRef;
+  /** The first chunk, then the rest; a break midway throws UpstreamError. */
+  chunks: AsyncIterable<CompletionChunk>;
+}
+
+/** Host statuses that mean "the request itself is wrong": no other host would take it either. */
+const REJECTED = new Set([400, 413, 422]);
+
+/**
+ * Sends a request to a GPU host: picks one in memory, and before the first chunk fails over on
+ * connection errors, timeouts, 5xx, 429 and 503 to up to MAX_ATTEMPTS distinct hosts. Once output
+ * flowed nothing is re-sent. Aborting `signal` closes the upstream socket at once.
+ */
+@Injectable()
+export class DispatcherService {
+  private readonly logger = new Logger(DispatcherService.name);
+
+  constructor(
+    private readonly hosts: HostsService,
+    private readonly providers: ProvidersService,
+    private readonly config: AppConfig,
+  ) {}
+
+  /** Resolves once the first chunk arrived (or the answer ended cleanly without output). */
+  async stream(request: CompletionRequest, signal: AbortSignal): Promise<DispatchedStream> {
+    return this.withFailover(request.model, signal, async (lease, upstream) => {
+      const adapter = this.providers.get(lease.host.provider);
+      const target = this.hosts.target(lease.host);
+      const answer =
+        request.kind === 'completion'
+          ? adapter.complete(target, request, upstream.signal)
+          : adapter.chat(target, request, upstream.signal);
+      const iterator = answer[Symbol.asyncIterator]();
+      const first = await iterator.next();
+      const stop = () => chunks.finish();
+      const chunks = new DispatchedChunks(first, iterator, signal, {
+        onFailure: (error) => this.hosts.reportFailure(lease.host, error, request.model),
+        onFinish: () => {
+          signal.removeEventListener('abort', stop);
+          lease.release();
+          upstream.abort();
+        },
+      });
+      // A caller that aborts without iterating further still frees the slot and closes the socket.
+      if (signal.aborted) chunks.finish();
+      else if (!first.done) signal.addEventListener('abort', stop, { once: true });
+      return { host: { id: lease.host.id, name: lease.host.name }, chunks };
+    });
+  }
+
+  async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult & { host: HostRef }> {
+    return this.withFailover(request.model, signal, async (lease, upstream) => {
+      try {
+        const adapter = this.providers.get(lease.host.provider);
+        const result = await adapter.embed(this.hosts.target(lease.host), request, upstream.signal);
+        return { ...result, host: { id: lease.host.id, name: lease.host.name } };
+      } finally {
+        lease.release();
+        upstream.abort();
+      }
+    });
+  }
+
+  /**
+   * Runs `attempt` on the best free host, then on others (never the same one twice) while it fails
+   * retryably, up to MAX_ATTEMPTS. On failure `attempt` must leave nothing open; this method
+   * releases the lease and aborts the upstream controller for it.
+   */
+  private async withFailover<T>(
+    model: string,
+    signal: AbortSignal,
+    attempt: (lease: HostLease, upstream: AbortController) => Promise<T>,
+  ): Promise<T> {
+    const tried = new Set<string>();
+    while (tried.size < this.config.maxAttempts) {
+      if (signal.aborted) throw new UpstreamError('aborted', 'The request was aborted');
+      const lease = this.hosts.acquire(model, tried);
+      if (!lease) break;
+      tried.add(lease.host.id);
+      const upstream = new AbortController();
+      const forward = () => upstream.abort();
+      signal.addEventListener('abort', forward, { once: true });
+      try {
+        const result = await attempt(lease, upstream);
+        this.hosts.reportSuccess(lease.host);
+        return result;
+      } catch (caught) {
+        lease.release();
+        upstream.abort();
+        const error = toUpstreamError(caught, signal);
+        if (error.kind === 'aborted') throw error;
+        this.hosts.reportFailure(lease.host, error, model);
+        const message = redactKey(error.message, lease.host.apiKey);
+        this.logger.warn(`Host ${lease.host.name} failed before output (${error.kind}): ${message}`);
+        if (error.kind === 'status' && REJECTED.has(error.status ?? 0))
+          throw new ApiError('invalid_request', `The inference host rejected the request: ${message}`);
+        if (!error.retryable) throw new UpstreamError(error.kind, message, error.status);
+      } finally {
+        signal.removeEventListener('abort', forward);
+      }
+    }
+    throw new ApiError('no_available_hosts');
+  }
+}

@@ -1,0 +1,336 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { ApiError } from '../common/api-error';
+import { AppConfig } from '../config/app-config';
+import type { ProviderHost } from '../providers/provider.types';
+import { ProvidersService } from '../providers/providers.service';
+import { toUpstreamError, UpstreamError } from '../providers/upstream-error';
+import {
+  applyCheckFailure,
+  applyCheckSuccess,
+  applyLiveFailure,
+  applyLiveSuccess,
+  isUsable,
+  redactKey,
+  servedModels,
+} from './host-rules';
+import { pickHost } from './host-selection';
+import type { HostInput, HostPatch, HostState, HostView } from './host.types';
+import { normalizeBaseUrl, parseHostsEnv } from './hosts-env';
+import { HostConfigRow, HostsRepository } from './hosts.repository';
+
+/** A slot taken on a host; `release` is idempotent. */
+export interface HostLease {
+  host: HostState;
+  release(): void;
+}
+
+/**
+ * The GPU host registry. The database holds configuration; this process holds the live state
+ * (health, in-flight counts) in memory so choosing a host never queries the database. A health
+ * loop reloads the table (other replicas' changes) and checks every host's listing endpoint.
+ */
+@Injectable()
+export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(HostsService.name);
+  private readonly hosts = new Map<string, HostState>();
+  private readonly checks = new Map<string, Promise<void>>();
+  private readonly stopping = new AbortController();
+  private timer?: NodeJS.Timeout;
+  private round?: Promise<void>;
+
+  constructor(
+    private readonly config: AppConfig,
+    private readonly repository: HostsRepository,
+    private readonly providers: ProvidersService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.bootstrapFromEnv();
+    await this.reload();
+    this.schedule(0);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearTimeout(this.timer);
+    this.stopping.abort();
+    await this.round;
+    await Promise.allSettled([...this.checks.values()]);
+  }
+
+  list(): HostView[] {
+    return [...this.hosts.values()].map((h) => this.view(h));
+  }
+
+  get(id: string): HostView {
+    return this.view(this.require(id));
+  }
+
+  async create(input: HostInput): Promise<HostView> {
+    const row = toConfigRow(input);
+    const host = await this.uniquely(() => this.repository.insert(row));
+    this.hosts.set(host.id, host);
+    this.logger.log(`Host ${host.name} (${host.provider} ${host.baseUrl}) registered`);
+    void this.checkHost(host);
+    return this.view(host);
+  }
+
+  async update(id: string, patch: HostPatch): Promise<HostView> {
+    this.require(id);
+    const updated = await this.uniquely(() => this.repository.update(id, toConfigPatch(patch)));
+    if (!updated) throw new ApiError('not_found', 'Host not found');
+    const host = this.merge(updated);
+    if (patch.base_url !== undefined || patch.provider !== undefined || patch.api_key !== undefined)
+      void this.checkHost(host);
+    return this.view(host);
+  }
+
+  async remove(id: string): Promise<void> {
+    this.require(id);
+    await this.repository.delete(id);
+    this.hosts.delete(id);
+  }
+
+  /** Models served by at least one usable host (see host-rules.ts), from memory. */
+  servedModels(): string[] {
+    const now = Date.now();
+    const models = new Set<string>();
+    for (const host of this.hosts.values()) if (isUsable(host, now)) servedModels(host).forEach((m) => models.add(m));
+    return [...models].sort();
+  }
+
+  /** Enabled, non-draining hosts whose last check or answer succeeded (readiness). */
+  healthyCount(): number {
+    const now = Date.now();
+    return [...this.hosts.values()].filter((h) => h.status !== 'unknown' && isUsable(h, now)).length;
+  }
+
+  /** One health round: reload the table, check every host (tests call it instead of waiting). */
+  async checkAll(): Promise<void> {
+    await this.reload();
+    await Promise.all([...this.hosts.values()].map((h) => this.checkHost(h)));
+  }
+
+  /** Takes a slot on the best host for `model` not in `exclude`; undefined when none is free. */
+  acquire(model: string, exclude: ReadonlySet<string>): HostLease | undefined {
+    const now = Date.now();
+    const host = pickHost(this.hosts.values(), model, exclude, now);
+    if (!host) return undefined;
+    host.inFlight += 1;
+    host.lastPickedAt = now;
+    let released = false;
+    return {
+      host,
+      release: () => {
+        if (released) return;
+        released = true;
+        host.inFlight -= 1;
+      },
+    };
+  }
+
+  /** Live traffic failed on `host` before or during an answer. */
+  reportFailure(host: HostState, error: UpstreamError, model: string): void {
+    const before = host.status;
+    applyLiveFailure(
+      host,
+      error,
+      model,
+      { threshold: this.config.hostFailThreshold, cooldownMs: this.config.hostCooldownMs },
+      Date.now(),
+    );
+    host.lastError = redactKey(error.message, host.apiKey);
+    if (host.status !== before) this.logger.warn(`Host ${host.name} is now ${host.status}: ${host.lastError}`);
+  }
+
+  reportSuccess(host: HostState): void {
+    const before = host.status;
+    applyLiveSuccess(host, Date.now());
+    if (host.status !== before) this.logger.log(`Host ${host.name} is now ${host.status}`);
+  }
+
+  /** What an adapter needs to call the host. */
+  target(host: HostState): ProviderHost {
+    return { id: host.id, name: host.name, baseUrl: host.baseUrl, apiKey: host.apiKey, provider: host.provider };
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopping.signal.aborted) return;
+    this.timer = setTimeout(() => {
+      this.round = this.checkAll()
+        .catch((error: unknown) => this.logger.error(`Host health round failed: ${(error as Error).message}`))
+        .finally(() => this.schedule(this.config.hostCheckIntervalMs));
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  /** Reloads configuration from the table: added, changed and removed hosts (other replicas). */
+  private async reload(): Promise<void> {
+    const rows = await this.repository.loadAll();
+    const seen = new Set<string>();
+    for (const row of rows) {
+      seen.add(row.id);
+      this.merge(row);
+    }
+    for (const id of this.hosts.keys()) if (!seen.has(id)) this.hosts.delete(id);
+  }
+
+  /** Takes a row's configuration; keeps this process's health and load for a known host. */
+  private merge(row: HostState): HostState {
+    const known = this.hosts.get(row.id);
+    if (!known) {
+      this.hosts.set(row.id, row);
+      return row;
+    }
+    Object.assign(known, {
+      name: row.name,
+      baseUrl: row.baseUrl,
+      provider: row.provider,
+      apiKey: row.apiKey,
+      enabled: row.enabled,
+      draining: row.draining,
+      weight: row.weight,
+      maxConcurrency: row.maxConcurrency,
+      labels: row.labels,
+      models: row.models,
+      updatedAt: row.updatedAt,
+    });
+    return known;
+  }
+
+  /** Checks one host (listing endpoints only); a check already running for it is shared. */
+  private checkHost(host: HostState): Promise<void> {
+    const running = this.checks.get(host.id);
+    if (running) return running;
+    const check = this.runCheck(host).finally(() => this.checks.delete(host.id));
+    this.checks.set(host.id, check);
+    return check;
+  }
+
+  private async runCheck(host: HostState): Promise<void> {
+    if (this.stopping.signal.aborted) return;
+    const before = host.status;
+    const signal = AbortSignal.any([this.stopping.signal, AbortSignal.timeout(this.checkTimeoutMs())]);
+    try {
+      const models = await this.providers.get(host.provider).listModels(this.target(host), signal);
+      applyCheckSuccess(host, models, Date.now());
+    } catch (error) {
+      if (this.stopping.signal.aborted) return;
+      const upstream = toUpstreamError(error);
+      applyCheckFailure(host, redactKey(upstream.message, host.apiKey), this.config.hostFailThreshold, Date.now());
+    }
+    if (host.status !== before) {
+      const why = host.status === 'unhealthy' ? `: ${host.lastError}` : '';
+      this.logger.log(`Host ${host.name} is now ${host.status}${why}`);
+    }
+    if (this.hosts.get(host.id) === host && !this.stopping.signal.aborted)
+      await this.repository.saveHealth(host).catch((error: unknown) => {
+        this.logger.warn(`Could not store the health of host ${host.name}: ${(error as Error).message}`);
+      });
+  }
+
+  /** A listing call should answer fast: bounded by twice the connect timeout, not the first-byte one. */
+  private checkTimeoutMs(): number {
+    return Math.max(1000, 2 * this.config.hostConnectTimeoutMs);
+  }
+
+  private async bootstrapFromEnv(): Promise<void> {
+    const entries = parseHostsEnv(this.config.hosts);
+    if (entries.length === 0) return;
+    const existing = new Set((await this.repository.loadAll()).map((h) => h.baseUrl));
+    for (const entry of entries) {
+      if (existing.has(entry.baseUrl)) continue;
+      const name = `${entry.provider}-${new URL(entry.baseUrl).host}`;
+      await this.repository
+        .insert(toConfigRow({ name, base_url: entry.baseUrl, provider: entry.provider }))
+        .catch((error: unknown) => {
+          // Another replica may have inserted it first: the unique base_url keeps this idempotent.
+          if (!isUniqueViolation(error)) throw error;
+        });
+    }
+  }
+
+  private require(id: string): HostState {
+    const host = this.hosts.get(id);
+    if (!host) throw new ApiError('not_found', 'Host not found');
+    return host;
+  }
+
+  /** Runs an insert/update; a duplicate name or base_url is a 409. */
+  private async uniquely<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new ApiError('conflict', 'A host with this name or base_url exists');
+      throw error;
+    }
+  }
+
+  private view(host: HostState): HostView {
+    return {
+      id: host.id,
+      name: host.name,
+      base_url: host.baseUrl,
+      provider: host.provider,
+      has_api_key: host.apiKey !== null && host.apiKey !== '',
+      enabled: host.enabled,
+      draining: host.draining,
+      weight: host.weight,
+      max_concurrency: host.maxConcurrency,
+      labels: host.labels,
+      models: host.models,
+      status: host.status,
+      consecutive_failures: host.consecutiveFailures,
+      cooldown_until: host.cooldownUntil === null ? null : new Date(host.cooldownUntil).toISOString(),
+      last_check: host.lastCheckAt?.toISOString() ?? null,
+      last_error: host.lastError,
+      discovered_models: host.discovered.map((m) => ({ name: m.name, warm: m.warm ?? false })),
+      in_flight: host.inFlight,
+      created_at: host.createdAt.toISOString(),
+      updated_at: host.updatedAt.toISOString(),
+    };
+  }
+}
+
+function toConfigRow(input: HostInput): HostConfigRow {
+  return {
+    name: input.name,
+    base_url: baseUrlOf(input.base_url),
+    provider: input.provider,
+    api_key: input.api_key || null,
+    enabled: input.enabled ?? true,
+    draining: input.draining ?? false,
+    weight: input.weight ?? 1,
+    max_concurrency: input.max_concurrency ?? 16,
+    labels: input.labels ?? {},
+    models: input.models ?? [],
+  };
+}
+
+function toConfigPatch(patch: HostPatch): Partial<HostConfigRow> {
+  return {
+    name: patch.name,
+    base_url: patch.base_url === undefined ? undefined : baseUrlOf(patch.base_url),
+    provider: patch.provider,
+    // null or "" removes the key; undefined leaves it.
+    api_key: patch.api_key === undefined ? undefined : patch.api_key || null,
+    enabled: patch.enabled,
+    draining: patch.draining,
+    weight: patch.weight,
+    max_concurrency: patch.max_concurrency,
+    labels: patch.labels,
+    models: patch.models,
+  };
+}
+
+function baseUrlOf(value: string): string {
+  try {
+    return normalizeBaseUrl(value);
+  } catch (error) {
+    throw new ApiError('invalid_request', `base_url: ${(error as Error).message}`, 'base_url');
+  }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const e = error as { code?: string; driverError?: { code?: string } };
+  return e?.code === '23505' || e?.driverError?.code === '23505';
+}

@@ -1,0 +1,31 @@
+import { UpstreamError } from '../upstream-error';
+import { readLines } from './line-reader';
+
+/** The SSE terminator OpenAI-compatible servers send after the last chunk. */
+export const SSE_DONE = Symbol('sse-done');
+
+/**
+ * Parses an SSE stream of JSON events (OpenAI-compatible): `data:` lines joined per event,
+ * `data: [DONE]` yields SSE_DONE; comments (`:`) and other fields are skipped.
+ */
+export async function* readSseJson<T>(body: AsyncIterable<Buffer | string>): AsyncGenerator<T | typeof SSE_DONE> {
+  let data: string[] = [];
+  for await (const line of readLines(body)) {
+    if (line === '') {
+      if (data.length > 0) yield parseEvent<T>(data.join('\n'));
+      data = [];
+    } else if (line.startsWith('data:')) {
+      data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
+    }
+  }
+  if (data.length > 0) yield parseEvent<T>(data.join('\n'));
+}
+
+function parseEvent<T>(data: string): T | typeof SSE_DONE {
+  if (data.trim() === '[DONE]') return SSE_DONE;
+  try {
+    return JSON.parse(data) as T;
+  } catch {
+    throw new UpstreamError('protocol', `Invalid SSE data: ${data.slice(0, 100)}`);
+  }
+}

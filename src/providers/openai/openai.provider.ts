@@ -1,0 +1,163 @@
+import type {
+  ChatMessage,
+  CompletionChunk,
+  CompletionRequest,
+  EmbeddingRequest,
+  EmbeddingResult,
+  FinishReason,
+} from '../../completions/completion.types';
+import type { UpstreamHttp } from '../http/upstream-http';
+import { readSseJson, SSE_DONE } from '../http/sse';
+import { mapParams } from '../param-table';
+import type { DiscoveredModel, ProviderAdapter, ProviderHost } from '../provider.types';
+import { estimateTokens } from '../token-estimate';
+import { toUpstreamError, UpstreamError } from '../upstream-error';
+import { OPENAI_PARAMS } from './openai.params';
+import type {
+  OpenAIEmbeddingList,
+  OpenAIMessage,
+  OpenAIModelList,
+  OpenAIStreamChunk,
+} from './openai.types';
+
+/**
+ * OpenAI-compatible servers (vLLM, TGI, llama.cpp, LM Studio, LiteLLM, OpenAI): /v1/chat/completions,
+ * /v1/completions, /v1/embeddings, /v1/models. Always streams upstream with include_usage.
+ */
+export class OpenAIProvider implements ProviderAdapter {
+  readonly kind = 'openai' as const;
+
+  constructor(private readonly http: UpstreamHttp) {}
+
+  chat(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionChunk> {
+    const body = { model: request.model, messages: request.messages.map(toOpenAIMessage), ...common(request) };
+    return this.stream(host, '/chat/completions', body, signal);
+  }
+
+  complete(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionChunk> {
+    const prompt = request.prompt ?? request.messages.map((m) => m.content).join('\n');
+    return this.stream(host, '/completions', { model: request.model, prompt, ...common(request) }, signal);
+  }
+
+  async embed(host: ProviderHost, request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
+    const body: Record<string, unknown> = { model: request.model, input: request.input, encoding_format: 'float' };
+    if (request.user) body.user = request.user;
+    const res = await this.http.json<OpenAIEmbeddingList>(
+      host,
+      'POST',
+      v1(host, '/embeddings'),
+      body,
+      signal,
+      readOpenAIError,
+    );
+    if (!Array.isArray(res.data)) throw new UpstreamError('protocol', 'No data in /v1/embeddings answer');
+    const embeddings = [...res.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
+    const inputTokens = res.usage?.prompt_tokens ?? estimateTokens(request.input.join(''));
+    return { embeddings, usage: { inputTokens } };
+  }
+
+  async listModels(host: ProviderHost, signal: AbortSignal): Promise<DiscoveredModel[]> {
+    const res = await this.http.json<OpenAIModelList>(host, 'GET', v1(host, '/models'), undefined, signal, readOpenAIError);
+    if (!Array.isArray(res.data)) throw new UpstreamError('protocol', 'No data in /v1/models answer');
+    return res.data.map((m) => ({ name: m.id }));
+  }
+
+  private async *stream(
+    host: ProviderHost,
+    path: string,
+    body: Record<string, unknown>,
+    signal: AbortSignal,
+  ): AsyncGenerator<CompletionChunk> {
+    const res = await this.http.send(host, 'POST', v1(host, path), body, signal, readOpenAIError);
+    let finishReason: FinishReason | undefined;
+    let usage: CompletionChunk['usage'];
+    try {
+      for await (const event of readSseJson<OpenAIStreamChunk>(res.body)) {
+        if (event === SSE_DONE) break;
+        if (event.error) throw new UpstreamError('protocol', `Host error: ${event.error.message ?? 'unknown'}`);
+        const choice = event.choices?.[0];
+        const text = choice?.delta?.content ?? choice?.text;
+        if (text) yield { text };
+        if (choice?.finish_reason) finishReason = toFinishReason(choice.finish_reason);
+        if (event.usage) usage = { inputTokens: event.usage.prompt_tokens, outputTokens: event.usage.completion_tokens ?? 0 };
+      }
+      // Without [DONE] a stream is complete only if the host said why it stopped.
+      if (!finishReason) throw new UpstreamError('protocol', 'The stream ended without a finish reason');
+      yield usage ? { finishReason, usage } : { finishReason };
+    } catch (error) {
+      throw toUpstreamError(error, signal);
+    } finally {
+      res.body.destroy();
+    }
+  }
+}
+
+/** Body fields shared by chat and text completions: the parameter table, stop, format, streaming. */
+function common(request: CompletionRequest): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    ...mapParams(OPENAI_PARAMS, request),
+    stream: true,
+    stream_options: { include_usage: true },
+  };
+  if (request.stop?.length) body.stop = request.stop;
+  if (request.user) body.user = request.user;
+  const format = request.responseFormat;
+  if (format?.type === 'json_object') body.response_format = { type: 'json_object' };
+  if (format?.type === 'json_schema') {
+    const schema = { name: format.name ?? 'response', schema: format.schema, strict: format.strict };
+    body.response_format = { type: 'json_schema', json_schema: schema };
+  }
+  return body;
+}
+
+/** Hosts are registered with or without the `/v1` root (`http://gpu:8000` or `https://api.openai.com/v1`). */
+function v1(host: ProviderHost, path: string): string {
+  return /\/v1\/?$/.test(host.baseUrl) ? path : `/v1${path}`;
+}
+
+function toOpenAIMessage(message: ChatMessage): OpenAIMessage {
+  if (!message.images?.length) return { role: message.role, content: message.content };
+  return {
+    role: message.role,
+    content: [
+      { type: 'text', text: message.content },
+      ...message.images.map((b64) => ({
+        type: 'image_url' as const,
+        image_url: { url: `data:${imageMime(b64)};base64,${b64}` },
+      })),
+    ],
+  };
+}
+
+/** The image type from base64 magic bytes (data URLs need one); JPEG when unknown. */
+function imageMime(b64: string): string {
+  if (b64.startsWith('iVBOR')) return 'image/png';
+  if (b64.startsWith('R0lG')) return 'image/gif';
+  if (b64.startsWith('UklG')) return 'image/webp';
+  return 'image/jpeg';
+}
+
+function toFinishReason(reason: string): FinishReason {
+  switch (reason) {
+    case 'length':
+    case 'content_filter':
+    case 'tool_calls':
+      return reason;
+    case 'function_call':
+      return 'tool_calls';
+    default:
+      return 'stop';
+  }
+}
+
+/** OpenAI errors are `{"error": {"message": ...}}`; vLLM also answers `{"object":"error","message":...}`. */
+export function readOpenAIError(text: string): string | undefined {
+  try {
+    const parsed = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown };
+    if (typeof parsed.error === 'string') return parsed.error;
+    if (typeof parsed.error?.message === 'string') return parsed.error.message;
+    return typeof parsed.message === 'string' ? parsed.message : undefined;
+  } catch {
+    return undefined;
+  }
+}

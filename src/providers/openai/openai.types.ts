@@ -1,0 +1,36 @@
+/** The OpenAI-compatible wire format (https://platform.openai.com/docs/api-reference), fields we use. */
+export type OpenAIContentPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
+
+export interface OpenAIMessage {
+  role: string;
+  content: string | OpenAIContentPart[];
+}
+
+export interface OpenAIUsage {
+  prompt_tokens: number;
+  completion_tokens?: number;
+  total_tokens?: number;
+}
+
+/** A `chat.completion.chunk` or streamed `text_completion` event. */
+export interface OpenAIStreamChunk {
+  id?: string;
+  object?: string;
+  choices?: {
+    index: number;
+    delta?: { role?: string; content?: string | null };
+    text?: string;
+    finish_reason?: string | null;
+  }[] | null;
+  usage?: OpenAIUsage | null;
+  error?: { message?: string };
+}
+
+export interface OpenAIEmbeddingList {
+  data?: { index: number; embedding: number[] }[];
+  usage?: OpenAIUsage;
+}
+
+export interface OpenAIModelList {
+  data?: { id: string }[];
+}

@@ -1,0 +1,78 @@
+import { InjectQueue } from '@nestjs/bull';
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import type { Queue } from 'bull';
+import type { Redis } from 'ioredis';
+import { AppConfig } from '../config/app-config';
+import { WEBHOOKS_QUEUE, TASKS_QUEUE } from './queue.constants';
+import { RunningTasks } from './running-tasks';
+import type { TaskJobData, WebhookJobData } from './task.types';
+import { TaskMaintenance } from './task-maintenance';
+import { TaskProcessor } from './task-processor';
+import { WebhookService } from './webhook.service';
+
+const WEBHOOK_CONCURRENCY = 8;
+
+/**
+ * Starts consuming only when this process runs the worker (APP_ROLE=worker|all): the handlers
+ * are attached with `queue.process()` here instead of a static @Processor class, so an API-only
+ * replica adds jobs but never takes one. Stops in order on shutdown.
+ */
+@Injectable()
+export class QueueLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(QueueLifecycle.name);
+  private consuming = false;
+
+  constructor(
+    @InjectQueue(TASKS_QUEUE) private readonly tasks: Queue<TaskJobData>,
+    @InjectQueue(WEBHOOKS_QUEUE) private readonly webhookJobs: Queue<WebhookJobData>,
+    private readonly processor: TaskProcessor,
+    private readonly webhooks: WebhookService,
+    private readonly running: RunningTasks,
+    private readonly maintenance: TaskMaintenance,
+    private readonly config: AppConfig,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.config.runsWorker) return;
+    this.consuming = true;
+    await this.running.listen();
+    const failed = (what: string) => (error: unknown) => this.logger.error(`${what} stopped: ${String(error)}`);
+    this.tasks.process(this.config.queueConcurrency, (job) => this.processor.process(job)).catch(failed('tasks'));
+    this.webhookJobs
+      .process(WEBHOOK_CONCURRENCY, (job) => this.webhooks.deliver(job.data))
+      .catch(failed('webhooks'));
+    this.maintenance.start();
+    this.logger.log(`queue worker ${this.processor.workerId} consuming (concurrency ${this.config.queueConcurrency})`);
+  }
+
+  /**
+   * Worker shutdown: stop taking jobs, let running tasks finish within the grace period, then cut
+   * the queue's Redis connections and abort the rest. A cut task is given back in PostgreSQL and
+   * its job, still active in Redis, is rerun by Bull's stall check on another worker.
+   */
+  async onModuleDestroy(): Promise<void> {
+    await this.maintenance.stop();
+    if (this.consuming) {
+      await Promise.all([this.tasks.pause(true, true), this.webhookJobs.pause(true, true)]).catch(() => undefined);
+      await this.processor.idle(this.config.shutdownGraceMs);
+      await Promise.all([this.tasks.close(true), this.webhookJobs.close(true)]);
+      await this.processor.stop();
+      await this.running.close();
+    } else {
+      await Promise.all([this.tasks.close(), this.webhookJobs.close()]);
+    }
+    closeBlockingClients([this.tasks, this.webhookJobs]);
+    await this.webhooks.close();
+  }
+}
+
+/**
+ * Bull closes the blocking connection and then opens it again (to interrupt BRPOPLPUSH); with
+ * our createClient it leaves that new connection to us, and RedisService stopped tracking it
+ * when the first one ended. Without this, a closed worker keeps the process (and Jest) alive.
+ */
+function closeBlockingClients(queues: Queue[]): void {
+  for (const queue of queues as unknown as { bclientInitialized?: boolean; bclient: Redis }[]) {
+    if (queue.bclientInitialized) queue.bclient.disconnect();
+  }
+}

@@ -1,0 +1,283 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { CompletionRequest } from '../completions/completion.types';
+import type { Task, TaskStatus, TaskUsage } from './task.types';
+
+interface TaskRecord {
+  id: string;
+  user_id: string;
+  key_id: string | null;
+  model: string;
+  request: CompletionRequest;
+  status: TaskStatus;
+  result: string | null;
+  error: string | null;
+  usage: TaskUsage | null;
+  credits_reserved: string;
+  credits: string | null;
+  reservation_open: boolean;
+  attempts: number;
+  host_name: string | null;
+  webhook_url: string | null;
+  idempotency_key: string | null;
+  request_hash: string | null;
+  created_at: Date | string;
+  started_at: Date | string | null;
+  finished_at: Date | string | null;
+}
+
+const COLUMNS = `id, user_id, key_id, model, request, status, result, error, usage,
+  credits_reserved::text AS credits_reserved, credits::text AS credits, reservation_open, attempts,
+  host_name, webhook_url, idempotency_key, request_hash, created_at, started_at, finished_at`;
+
+export interface NewTask {
+  id: string;
+  userId: string;
+  keyId: string | null;
+  request: CompletionRequest;
+  creditsReserved: bigint;
+  webhookUrl: string | null;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+}
+
+export interface TaskOutcome {
+  result: string;
+  usage: TaskUsage;
+  credits: bigint;
+  hostId: string | null;
+  hostName: string | null;
+}
+
+/**
+ * SQL on the `tasks` table. Every status change is conditional on the status it leaves (and, for
+ * a worker, on its fencing token `attempts`), so two runs of one job can't both process or bill.
+ * Data-modifying statements are wrapped in CTEs so TypeORM returns plain rows.
+ */
+@Injectable()
+export class TasksStore {
+  constructor(@Inject(DataSource) private readonly db: DataSource) {}
+
+  /** Inserts a task; with an idempotency key already used by the user, returns that task instead. */
+  async insert(t: NewTask): Promise<{ task: Task; inserted: boolean }> {
+    const inserted = await this.rows(
+      `WITH i AS (
+         INSERT INTO tasks (id, user_id, key_id, model, request, credits_reserved, webhook_url,
+                            idempotency_key, request_hash)
+         VALUES ($1, $2, $3, $4, $5::jsonb, $6::bigint, $7, $8, $9)
+         ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         RETURNING *)
+       SELECT ${COLUMNS} FROM i`,
+      [
+        t.id,
+        t.userId,
+        t.keyId,
+        t.request.model,
+        JSON.stringify(t.request),
+        t.creditsReserved.toString(),
+        t.webhookUrl,
+        t.idempotencyKey,
+        t.requestHash,
+      ],
+    );
+    if (inserted[0]) return { task: inserted[0], inserted: true };
+    const existing = t.idempotencyKey ? await this.findByIdempotencyKey(t.userId, t.idempotencyKey) : null;
+    if (!existing) throw new Error(`task insert conflicted but no task holds key for user ${t.userId}`);
+    return { task: existing, inserted: false };
+  }
+
+  async findByIdempotencyKey(userId: string, key: string): Promise<Task | null> {
+    const rows = await this.rows(`SELECT ${COLUMNS} FROM tasks WHERE user_id = $1 AND idempotency_key = $2`, [
+      userId,
+      key,
+    ]);
+    return rows[0] ?? null;
+  }
+
+  async find(id: string): Promise<Task | null> {
+    return (await this.rows(`SELECT ${COLUMNS} FROM tasks WHERE id = $1`, [id]))[0] ?? null;
+  }
+
+  /** The task if it belongs to the user; another user's task is indistinguishable from none. */
+  async findForUser(id: string, userId: string): Promise<Task | null> {
+    return (await this.rows(`SELECT ${COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2`, [id, userId]))[0] ?? null;
+  }
+
+  /**
+   * Takes a task for processing: a queued one, or one whose previous worker stopped renewing its
+   * lease (killed). Returns the task with its new fencing token, or null if someone else has it.
+   */
+  async claim(id: string, worker: string, leaseMs: number): Promise<Task | null> {
+    const rows = await this.rows(
+      `WITH u AS (
+         UPDATE tasks SET status = 'processing', attempts = attempts + 1, worker = $2,
+           lease_expires_at = now() + $3::int * interval '1 millisecond', started_at = COALESCE(started_at, now())
+         WHERE id = $1 AND (status = 'queued' OR (status = 'processing' AND lease_expires_at < now()))
+         RETURNING *)
+       SELECT ${COLUMNS} FROM u`,
+      [id, worker, leaseMs],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Extends the lease; false when the task was cancelled or taken over (the worker must stop). */
+  async renewLease(id: string, fence: number, leaseMs: number): Promise<boolean> {
+    const rows = await this.db.query(
+      `WITH u AS (
+         UPDATE tasks SET lease_expires_at = now() + $3::int * interval '1 millisecond'
+         WHERE id = $1 AND attempts = $2 AND status = 'processing' RETURNING id)
+       SELECT id FROM u`,
+      [id, fence, leaseMs],
+    );
+    return rows.length > 0;
+  }
+
+  /** Gives a task back to the queue (retry after a host failure, or this worker shutting down). */
+  async release(id: string, fence: number): Promise<boolean> {
+    const rows = await this.db.query(
+      `WITH u AS (
+         UPDATE tasks SET status = 'queued', lease_expires_at = NULL, worker = NULL
+         WHERE id = $1 AND attempts = $2 AND status = 'processing' RETURNING id)
+       SELECT id FROM u`,
+      [id, fence],
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Records a successful run (the reservation is settled by then). A task cancelled while the
+   * answer was on its way stays cancelled but shows what was charged.
+   */
+  async complete(id: string, fence: number, outcome: TaskOutcome): Promise<Task | null> {
+    const rows = await this.rows(
+      `WITH u AS (
+         UPDATE tasks SET status = CASE WHEN status = 'processing' THEN 'completed' ELSE status END,
+           result = $3, usage = $4::jsonb, credits = $5::bigint, host_id = $6, host_name = $7,
+           reservation_open = false, lease_expires_at = NULL, finished_at = COALESCE(finished_at, now())
+         WHERE id = $1 AND attempts = $2 AND status IN ('processing', 'cancelled')
+         RETURNING *)
+       SELECT ${COLUMNS} FROM u`,
+      [
+        id,
+        fence,
+        outcome.result,
+        JSON.stringify(outcome.usage),
+        outcome.credits.toString(),
+        outcome.hostId,
+        outcome.hostName,
+      ],
+    );
+    return rows[0] ?? null;
+  }
+
+  /** Final failure; the caller refunds and then closes the reservation. */
+  async fail(id: string, fence: number, error: string): Promise<Task | null> {
+    const rows = await this.rows(
+      `WITH u AS (
+         UPDATE tasks SET status = 'failed', error = $3, lease_expires_at = NULL, finished_at = now()
+         WHERE id = $1 AND attempts = $2 AND status = 'processing' RETURNING *)
+       SELECT ${COLUMNS} FROM u`,
+      [id, fence, error],
+    );
+    return rows[0] ?? null;
+  }
+
+  /**
+   * Cancels a queued or processing task of the user. Returns the status it left, or null when
+   * there was nothing to cancel. The lease is kept: a live worker still owns the refund.
+   */
+  async cancel(id: string, userId: string): Promise<{ previous: TaskStatus; task: Task } | null> {
+    const rows = await this.db.query(
+      `WITH p AS (SELECT id, status FROM tasks WHERE id = $1 AND user_id = $2 FOR UPDATE),
+       u AS (
+         UPDATE tasks t SET status = 'cancelled', finished_at = now()
+         FROM p WHERE t.id = p.id AND p.status IN ('queued', 'processing')
+         RETURNING t.id, p.status AS previous)
+       SELECT previous FROM u`,
+      [id, userId],
+    );
+    const previous = (rows as { previous: TaskStatus }[])[0]?.previous;
+    if (!previous) return null;
+    const task = await this.find(id);
+    return task ? { previous, task } : null;
+  }
+
+  /** Marks the reservation settled or refunded, so recovery stops looking at the task. */
+  async closeReservation(id: string): Promise<void> {
+    await this.db.query(`UPDATE tasks SET reservation_open = false WHERE id = $1`, [id]);
+  }
+
+  /** Tasks that should have a Bull job: queued ones, and processing ones whose worker died. */
+  async idsNeedingJob(olderThanMs: number, limit: number): Promise<string[]> {
+    const rows: { id: string }[] = await this.db.query(
+      `SELECT id FROM tasks
+       WHERE (status = 'queued' OR (status = 'processing' AND lease_expires_at < now()))
+         AND created_at < now() - $1::int * interval '1 millisecond'
+       ORDER BY created_at LIMIT $2`,
+      [olderThanMs, limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Failed or cancelled tasks whose reservation nobody alive will refund (crash in between). */
+  async idsOwingRefund(limit: number): Promise<string[]> {
+    const rows: { id: string }[] = await this.db.query(
+      `SELECT id FROM tasks
+       WHERE reservation_open AND status IN ('failed', 'cancelled')
+         AND (lease_expires_at IS NULL OR lease_expires_at < now())
+       ORDER BY created_at LIMIT $1`,
+      [limit],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** Deletes finished tasks older than the retention; returns how many went. */
+  async deleteFinishedBefore(hours: number, limit: number): Promise<number> {
+    const rows = await this.db.query(
+      `WITH d AS (
+         DELETE FROM tasks WHERE id IN (
+           SELECT id FROM tasks
+           WHERE status IN ('completed', 'failed', 'cancelled') AND NOT reservation_open
+             AND finished_at < now() - $1::float8 * interval '1 hour'
+           LIMIT $2)
+         RETURNING id)
+       SELECT id FROM d`,
+      [hours, limit],
+    );
+    return rows.length;
+  }
+
+  private async rows(sql: string, params: unknown[]): Promise<Task[]> {
+    const records: TaskRecord[] = await this.db.query(sql, params);
+    return records.map(toTask);
+  }
+}
+
+function toTask(r: TaskRecord): Task {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    keyId: r.key_id,
+    model: r.model,
+    request: r.request,
+    status: r.status,
+    result: r.result,
+    error: r.error,
+    usage: r.usage,
+    creditsReserved: BigInt(r.credits_reserved),
+    credits: r.credits === null ? null : BigInt(r.credits),
+    reservationOpen: r.reservation_open,
+    attempts: r.attempts,
+    hostName: r.host_name,
+    webhookUrl: r.webhook_url,
+    idempotencyKey: r.idempotency_key,
+    requestHash: r.request_hash,
+    createdAt: toDate(r.created_at),
+    startedAt: r.started_at === null ? null : toDate(r.started_at),
+    finishedAt: r.finished_at === null ? null : toDate(r.finished_at),
+  };
+}
+
+function toDate(value: Date | string): Date {
+  return value instanceof Date ? value : new Date(value);
+}

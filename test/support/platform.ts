@@ -1,0 +1,61 @@
+import { BillingService } from '../../src/billing/billing.service';
+import { HostsService } from '../../src/hosts/hosts.service';
+import { createUserWithKey } from './fixtures';
+import type { TestApp } from './test-app';
+
+/** A funded user with a key, as every completion test needs. */
+export async function fundedUser(
+  t: TestApp,
+  credits: bigint,
+  keyOptions: Parameters<typeof createUserWithKey>[1] = {},
+): Promise<{ userId: string; keyId: string; key: string }> {
+  const user = await createUserWithKey(t, keyOptions);
+  if (credits > 0n) await t.app.get(BillingService).topUp(user.userId, credits, { reference: 'test' });
+  return user;
+}
+
+/** Registers a fake GPU host and waits until a health round has discovered its models. */
+export async function addHost(
+  t: TestApp,
+  name: string,
+  url: string,
+  provider: 'ollama' | 'openai',
+  extra: Record<string, unknown> = {},
+): Promise<string> {
+  const hosts = t.app.get(HostsService);
+  const host = await hosts.create({ name, base_url: url, provider, ...extra } as Parameters<
+    HostsService['create']
+  >[0]);
+  await hosts.checkAll();
+  return (host as { id: string }).id;
+}
+
+/** Sum of a user's ledger amounts, straight from the database. */
+export async function ledgerSum(t: TestApp, userId: string): Promise<bigint> {
+  const rows = (await t.dataSource.query(
+    `SELECT COALESCE(SUM(amount), 0)::text AS sum FROM credit_ledger WHERE user_id = $1`,
+    [userId],
+  )) as { sum: string }[];
+  return BigInt(rows[0]?.sum ?? '0');
+}
+
+export async function balanceOf(t: TestApp, userId: string): Promise<bigint> {
+  return t.app.get(BillingService).balance(userId);
+}
+
+export async function usageCredits(t: TestApp, userId: string): Promise<bigint> {
+  const rows = (await t.dataSource.query(
+    `SELECT COALESCE(SUM(credits), 0)::text AS sum FROM usage_records WHERE user_id = $1`,
+    [userId],
+  )) as { sum: string }[];
+  return BigInt(rows[0]?.sum ?? '0');
+}
+
+/** Polls until `check` passes (for effects that land after the response, e.g. a dropped stream's settle). */
+export async function eventually(check: () => Promise<boolean>, ms = 10000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,74 @@
+import {
+  compileRanges,
+  compileWhitelist,
+  parseAddress,
+  parseRange,
+  resolveClientAddress,
+} from '../../src/auth/ip-address';
+
+const allowed = (whitelist: string[], ip: string) => compileWhitelist(whitelist)(parseAddress(ip));
+
+describe('IP whitelist', () => {
+  it('an empty list allows any address, even an unknown one', () => {
+    expect(allowed([], '203.0.113.9')).toBe(true);
+    expect(allowed([], '2001:db8::1')).toBe(true);
+    expect(compileWhitelist([])(null)).toBe(true);
+  });
+
+  it('an exact IPv4 address allows only itself', () => {
+    expect(allowed(['203.0.113.9'], '203.0.113.9')).toBe(true);
+    expect(allowed(['203.0.113.9'], '203.0.113.10')).toBe(false);
+    expect(compileWhitelist(['203.0.113.9'])(null)).toBe(false);
+  });
+
+  it('IPv4 and IPv6 CIDR ranges', () => {
+    expect(allowed(['10.0.0.0/8'], '10.255.1.2')).toBe(true);
+    expect(allowed(['10.0.0.0/8'], '11.0.0.1')).toBe(false);
+    expect(allowed(['2001:db8::/32'], '2001:db8:ffff::1')).toBe(true);
+    expect(allowed(['2001:db8::/32'], '2001:db9::1')).toBe(false);
+    expect(allowed(['::1'], '::1')).toBe(true);
+    expect(allowed(['2001:db8::/32'], '10.0.0.1')).toBe(false);
+  });
+
+  it('IPv4-mapped IPv6 equals its IPv4 form, on either side', () => {
+    expect(allowed(['127.0.0.1'], '::ffff:127.0.0.1')).toBe(true);
+    expect(allowed(['::ffff:127.0.0.1'], '127.0.0.1')).toBe(true);
+    expect(allowed(['192.168.0.0/16'], '::ffff:192.168.4.5')).toBe(true);
+    expect(allowed(['::ffff:192.168.0.0/112'], '192.168.4.5')).toBe(true);
+    expect(allowed(['::ffff:192.168.0.0/112'], '192.169.4.5')).toBe(false);
+    expect(allowed(['::/0'], '192.0.2.1')).toBe(true);
+  });
+
+  it('rejects malformed entries', () => {
+    for (const bad of ['10.1', '10.0.0.0/33', '2001:db8::/129', 'localhost', '1.2.3.4/', '1.2.3.4/x', '']) {
+      expect([bad, parseRange(bad)]).toEqual([bad, null]);
+    }
+    expect(() => compileWhitelist(['nope'])).toThrow(/nope/);
+  });
+});
+
+describe('client address', () => {
+  const trusted = compileRanges(['127.0.0.1/32', '10.0.0.0/8']);
+  const client = (peer: string, xff?: string) => resolveClientAddress(peer, xff, trusted)?.toString();
+
+  it('is the socket peer when no proxy is trusted, whatever X-Forwarded-For says', () => {
+    expect(resolveClientAddress('127.0.0.1', '203.0.113.9', compileRanges([]))?.toString()).toBe('127.0.0.1');
+    expect(client('198.51.100.7', '203.0.113.9')).toBe('198.51.100.7');
+  });
+
+  it('normalises an IPv4-mapped peer', () => {
+    expect(client('::ffff:198.51.100.7')).toBe('198.51.100.7');
+  });
+
+  it('reads X-Forwarded-For right to left from a trusted proxy, skipping trusted hops', () => {
+    expect(client('127.0.0.1', '203.0.113.9')).toBe('203.0.113.9');
+    expect(client('127.0.0.1', '1.1.1.1, 203.0.113.9, 10.1.2.3')).toBe('203.0.113.9');
+    expect(client('::ffff:127.0.0.1', '2001:db8::5')).toBe('2001:db8::5');
+  });
+
+  it('stops at garbage and keeps the last address that could be trusted', () => {
+    expect(client('127.0.0.1', 'evil, 10.0.0.2')).toBe('10.0.0.2');
+    expect(client('127.0.0.1', '10.0.0.2, 10.0.0.3')).toBe('10.0.0.2');
+    expect(client('127.0.0.1')).toBe('127.0.0.1');
+  });
+});

@@ -1,0 +1,89 @@
+import { Readable } from 'node:stream';
+import type { CompletionRequest } from '../../src/completions/completion.types';
+import { readNdjson } from '../../src/providers/http/ndjson';
+import { readSseJson, SSE_DONE } from '../../src/providers/http/sse';
+import { OLLAMA_OPTIONS } from '../../src/providers/ollama/ollama.params';
+import { readOllamaError } from '../../src/providers/ollama/ollama.provider';
+import { OPENAI_PARAMS } from '../../src/providers/openai/openai.params';
+import { readOpenAIError } from '../../src/providers/openai/openai.provider';
+import { mapParams } from '../../src/providers/param-table';
+import { toUpstreamError, UpstreamError } from '../../src/providers/upstream-error';
+
+const request = (over: Partial<CompletionRequest> = {}): CompletionRequest => ({
+  kind: 'chat',
+  model: 'm',
+  messages: [{ role: 'user', content: 'hi' }],
+  maxTokens: 100,
+  stream: true,
+  ...over,
+});
+
+async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const item of iterable) out.push(item);
+  return out;
+}
+
+describe('parameter tables', () => {
+  it('maps Ollama options: num_predict from max_tokens, num_ctx from num_context, clamped', () => {
+    const wire = mapParams(
+      OLLAMA_OPTIONS,
+      request({ maxTokens: 64, numContext: 4096, temperature: 3, topP: 0.9, seed: 7.8, presencePenalty: -5 }),
+    );
+    expect(wire).toEqual({ num_predict: 64, num_ctx: 4096, temperature: 2, top_p: 0.9, seed: 7, presence_penalty: -2 });
+  });
+
+  it('sends only fields that are set (or defaulted) to OpenAI-compatible hosts', () => {
+    expect(mapParams(OPENAI_PARAMS, request({ maxTokens: 10, frequencyPenalty: 0.5 }))).toEqual({
+      max_tokens: 10,
+      frequency_penalty: 0.5,
+    });
+  });
+});
+
+describe('stream framing', () => {
+  it('reads NDJSON lines split across chunks, including multi-byte characters', async () => {
+    const bytes = Buffer.from('{"a":"é"}\n\n{"a":2}\r\n{"a":3}');
+    const parts = [bytes.subarray(0, 7), bytes.subarray(7, 12), bytes.subarray(12)];
+    expect(await collect(readNdjson(Readable.from(parts)))).toEqual([{ a: 'é' }, { a: 2 }, { a: 3 }]);
+  });
+
+  it('reads SSE data events, skips comments and recognizes [DONE]', async () => {
+    const text = ': keep-alive\n\ndata: {"n":1}\n\ndata:{"n":2}\r\n\r\nevent: x\ndata: [DONE]\n\n';
+    const events = await collect(readSseJson(Readable.from([text.slice(0, 20), text.slice(20)])));
+    expect(events).toEqual([{ n: 1 }, { n: 2 }, SSE_DONE]);
+  });
+
+  it('a malformed line is a protocol error', async () => {
+    await expect(collect(readNdjson(Readable.from(['{oops}\n'])))).rejects.toMatchObject({ kind: 'protocol' });
+  });
+});
+
+describe('upstream errors', () => {
+  it('classifies network, timeout and abort failures', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    expect(toUpstreamError(refused)).toMatchObject({ kind: 'connect', retryable: true });
+    const aggregate = new AggregateError([refused], 'all failed');
+    expect(toUpstreamError(aggregate).kind).toBe('connect');
+    const headers = Object.assign(new Error('Headers Timeout Error'), { code: 'UND_ERR_HEADERS_TIMEOUT' });
+    expect(toUpstreamError(headers)).toMatchObject({ kind: 'timeout', retryable: true });
+    const controller = new AbortController();
+    controller.abort();
+    expect(toUpstreamError(refused, controller.signal)).toMatchObject({ kind: 'aborted', retryable: false });
+  });
+
+  it('retries 5xx, 429, 404 but not 400', () => {
+    expect(new UpstreamError('status', 'x', 500).retryable).toBe(true);
+    expect(new UpstreamError('status', 'x', 503).retryable).toBe(true);
+    expect(new UpstreamError('status', 'x', 429).retryable).toBe(true);
+    expect(new UpstreamError('status', 'x', 404).retryable).toBe(true);
+    expect(new UpstreamError('status', 'x', 400).retryable).toBe(false);
+  });
+
+  it('reads each backend error body', () => {
+    expect(readOllamaError('{"error":"model \\"x\\" not found"}')).toBe('model "x" not found');
+    expect(readOpenAIError('{"error":{"message":"bad","type":"invalid_request_error"}}')).toBe('bad');
+    expect(readOpenAIError('{"object":"error","message":"vllm says no","code":400}')).toBe('vllm says no');
+    expect(readOpenAIError('not json')).toBeUndefined();
+  });
+});
