@@ -17,6 +17,7 @@ import {
 } from './lib/platform';
 import {
   describeMachine,
+  loadAverage,
   renderMachine,
   renderTable,
   updateReadme,
@@ -24,6 +25,7 @@ import {
   type BenchReport,
 } from './lib/report';
 import { chatTarget } from './lib/requests';
+import { waitAtMost } from './lib/stats';
 import { profilePlatform } from './profile';
 import { openStreams } from './scenarios/open-streams';
 import { queuedCompletions } from './scenarios/queue';
@@ -152,10 +154,10 @@ async function main(): Promise<void> {
   const abandon = (code: number, why: string) => {
     log(`bench: ${why}, stopping`);
     killAllChildrenNow();
-    const timeout = new Promise((resolve) => setTimeout(resolve, 5000));
-    void Promise.race([cleanupPlatformState().catch(() => undefined), timeout]).finally(() =>
-      process.exit(code),
-    );
+    void waitAtMost(
+      cleanupPlatformState().catch(() => undefined),
+      5000,
+    ).finally(() => process.exit(code));
   };
   const watchdog = setTimeout(() => abandon(2, `over ${limitMs / 60_000} minutes`), limitMs);
   watchdog.unref();
@@ -167,7 +169,12 @@ async function main(): Promise<void> {
     finished_at: '',
     mode: options.quick ? 'quick' : 'full',
     machine: describeMachine(),
-    what_if: { platform_env: options.platformEnv, pg_settings: options.pgSettings },
+    load_average_at_end: [],
+    what_if: {
+      platform_env: options.platformEnv,
+      pg_settings: options.pgSettings,
+      ...(process.env.BENCH_PLATFORM_MAIN ? { platform_main: process.env.BENCH_PLATFORM_MAIN } : {}),
+    },
     scenarios: [],
   };
   let failure: unknown;
@@ -184,6 +191,7 @@ async function main(): Promise<void> {
     );
   }
   report.finished_at = new Date().toISOString();
+  report.load_average_at_end = loadAverage();
   process.stdout.write(`\n${renderMachine(report)}\n\n${renderTable(report)}\n`);
   if (report.profile) process.stdout.write(`\n${report.profile.summary}\n`);
   log(`\nresults: ${writeJson(report)}`);

@@ -101,10 +101,14 @@ export class Billing1710000002000 implements MigrationInterface {
         input_tokens integer,
         output_tokens integer,
         created_at timestamptz NOT NULL DEFAULT now(),
+        -- When the sweep may refund it if still open (a crashed process); NULL = never swept.
+        expires_at timestamptz,
         closed_at timestamptz
       )`);
-    // The sweep looks only at open reservations, oldest first.
-    await q.query(`CREATE INDEX reservations_open_idx ON reservations (created_at) WHERE status = 'open'`);
+    // The sweep looks only at open reservations that can expire, oldest deadline first.
+    await q.query(`
+      CREATE INDEX reservations_expiry_idx ON reservations (expires_at)
+      WHERE status = 'open' AND expires_at IS NOT NULL`);
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -69,7 +69,10 @@ export function readOptions(argv: string[]): BenchOptions {
     only: values.only ? new Set(values.only.split(',').map((s) => s.trim())) : null,
     profile: values.profile === true,
     // A what-if run is not "the latest results".
-    updateReadme: values['no-readme'] !== true && Object.keys({ ...platformEnv, ...pgSettings }).length === 0,
+    updateReadme:
+      values['no-readme'] !== true &&
+      Object.keys({ ...platformEnv, ...pgSettings }).length === 0 &&
+      process.env.BENCH_PLATFORM_MAIN === undefined,
     platformEnv,
     pgSettings,
   };

@@ -34,8 +34,8 @@ export async function alternate(
   }
   const out: ScenarioResult['peers'] = {};
   for (const name of PEER_NAMES) {
-    const rounds = collected.get(name);
-    if (rounds) out[name] = combineRounds(rounds);
+    const measured = collected.get(name);
+    if (measured) out[name] = combineRounds(measured);
     else if (failed[name]) out[name] = { unavailable: failed[name] as string };
   }
   return out;

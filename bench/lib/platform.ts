@@ -10,6 +10,8 @@ const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.
 const PG_BASE_URL = PG_ADMIN_URL.slice(0, PG_ADMIN_URL.lastIndexOf('/') + 1);
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const HOST_MAX_CONCURRENCY = 10_000;
+/** What-if runs of a changed build: BENCH_PLATFORM_MAIN names another main.js (cwd stays the repo). */
+const PLATFORM_MAIN = process.env.BENCH_PLATFORM_MAIN ?? 'dist/src/main.js';
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 /** Databases and Redis prefixes made by this run, removed by `cleanupPlatformState`. */
@@ -151,7 +153,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     AUTH_CACHE_TTL_MS: '5000',
     ...options.env,
   };
-  const api = startNode(options.name, [...(options.nodeFlags ?? []), 'dist/src/main.js'], {
+  const api = startNode(options.name, [...(options.nodeFlags ?? []), PLATFORM_MAIN], {
     ...env,
     PORT: String(port),
     APP_ROLE: 'api',
@@ -209,7 +211,7 @@ async function waitForHealthyHost(platform: Platform): Promise<void> {
 /** A queue worker process (APP_ROLE=worker) of the same deployment. */
 export async function startWorker(platform: Platform, concurrency: number): Promise<Child> {
   const port = await freePort();
-  const worker = startNode(`${platform.api.name}-worker`, ['dist/src/main.js'], {
+  const worker = startNode(`${platform.api.name}-worker`, [PLATFORM_MAIN], {
     ...platform.env,
     PORT: String(port),
     APP_ROLE: 'worker',

@@ -14,6 +14,10 @@ export interface Machine {
   commit: string;
 }
 
+export function loadAverage(): number[] {
+  return os.loadavg().map((l) => Math.round(l * 100) / 100);
+}
+
 export function describeMachine(): Machine {
   let commit = 'unknown';
   try {
@@ -29,7 +33,7 @@ export function describeMachine(): Machine {
     memory_gb: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
     node: process.version,
     os: `${os.type()} ${os.release()}`,
-    load_average_at_start: os.loadavg().map((l) => Math.round(l * 100) / 100),
+    load_average_at_start: loadAverage(),
     commit,
   };
 }
@@ -40,10 +44,16 @@ export interface BenchReport {
   mode: 'quick' | 'full';
   machine: Machine;
   /** Settings changed from the defaults for a what-if run (empty for a normal run). */
-  what_if: { platform_env: Record<string, string>; pg_settings: Record<string, string> };
+  /** Load average when the run ended: other work on the machine shows here (and at start). */
+  load_average_at_end: number[];
+  what_if: {
+    platform_env: Record<string, string>;
+    pg_settings: Record<string, string>;
+    platform_main?: string;
+  };
   scenarios: ScenarioResult[];
   /** With --profile: the platform's CPU profile under scenario 1. */
-  profile?: { file: string; summary: string; rps_while_profiling: number };
+  profile?: { file: string; summary: string };
 }
 
 const COLUMNS: Array<[string, string]> = [
@@ -116,12 +126,17 @@ export function renderTable(report: BenchReport): string {
 
 export function renderMachine(report: BenchReport): string {
   const m = report.machine;
-  const changed = Object.entries({ ...report.what_if.platform_env, ...report.what_if.pg_settings });
+  const changed = Object.entries({
+    ...report.what_if.platform_env,
+    ...report.what_if.pg_settings,
+    ...(report.what_if.platform_main ? { BENCH_PLATFORM_MAIN: report.what_if.platform_main } : {}),
+  });
   const whatIf = changed.length > 0 ? ` What-if: ${changed.map(([k, v]) => `${k}=${v}`).join(', ')}.` : '';
   return (
     `${report.mode} run, ${report.started_at} → ${report.finished_at}, commit ${m.commit}. ` +
     `Machine: ${m.cpu}, ${m.cores} cores, ${m.memory_gb} GB RAM, ${m.os}, Node ${m.node}; ` +
-    `load average at start ${m.load_average_at_start.join(' / ')} (platform, load generator, host, PostgreSQL and Redis share these cores).` +
+    `load average at start ${m.load_average_at_start.join(' / ')}, at end ${report.load_average_at_end.join(' / ')} ` +
+    '(platform, load generator, host, PostgreSQL and Redis share these cores; anything above ~2 is other work).' +
     whatIf
   );
 }
@@ -144,7 +159,7 @@ export function updateReadme(report: BenchReport, file = 'bench/README.md'): boo
   const end = text.indexOf(END);
   if (start < 0 || end < start) return false;
   const profile = report.profile
-    ? `\n\nCPU profile of the platform under scenario 1 (\`--profile\`, ${Math.round(report.profile.rps_while_profiling)} req/s while profiled):\n\n${report.profile.summary}`
+    ? `\n\nCPU profile of the platform (\`--profile\`).\n\n${report.profile.summary}`
     : '';
   const body = `${START}\n${renderMachine(report)}\n\n${renderTable(report)}${profile}\n${END}`;
   writeFileSync(file, text.slice(0, start) + body + text.slice(end + END.length));

@@ -5,7 +5,7 @@ import { alternate, type PeerSet } from '../lib/peer-set';
 import type { Peer } from '../lib/peers';
 import { ProcessWindow, rssBytes } from '../lib/proc-stats';
 import { chatTarget } from '../lib/requests';
-import { sleep } from '../lib/stats';
+import { sleep, waitAtMost } from '../lib/stats';
 
 /** Reads `le_<name>` from a Prometheus text page. */
 function promValue(text: string, name: string): number | undefined {
@@ -72,8 +72,7 @@ async function holdStreams(peer: Peer, options: BenchOptions): Promise<Figures> 
   await sleep(options.holdSeconds * 1000);
   const metrics = peer.metricsUrl ? await scrape(peer.metricsUrl) : '';
   const openDuringHold = open;
-  const finishBy = Date.now() + streamMs + 10_000;
-  await Promise.race([all, sleep(Math.max(0, finishBy - Date.now()))]);
+  await waitAtMost(all, streamMs + 10_000);
   await pool.destroy();
   const usage = window.finish();
   if (opened === 0) throw new Error(`no stream opened (${failed} failed)`);

@@ -50,7 +50,10 @@ export class HostsAdminController {
   }
 
   @Patch('hosts/:id')
-  @ApiOkResponse({ type: HostResponse, description: 'Set draining: true to drain, enabled: false to disable' })
+  @ApiOkResponse({
+    type: HostResponse,
+    description: 'Set draining: true to drain, enabled: false to disable',
+  })
   @ApiNotFoundResponse()
   @ApiConflictResponse({ description: 'A host with this name or base_url exists' })
   update(@Param('id', uuid) id: string, @Body() body: UpdateHostDto): Promise<HostResponse> {

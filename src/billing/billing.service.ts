@@ -20,6 +20,12 @@ export interface ReserveInput {
   requestId: string;
   model: string;
   credits: bigint;
+  /**
+   * How long the hold may stay open before the sweep refunds it (a crashed process).
+   * Default RESERVATION_TIMEOUT_MS; null = never swept (the caller's own recovery closes it,
+   * e.g. queued tasks that may wait longer than the timeout).
+   */
+  holdMs?: number | null;
 }
 
 export interface TopUpResult {
@@ -99,6 +105,7 @@ export class BillingService {
       input.model,
       rate.input.toFixed(),
       rate.output.toFixed(),
+      input.holdMs === undefined ? this.config.reservationTimeoutMs : input.holdMs,
     ];
     let rows: unknown[];
     try {
@@ -140,17 +147,15 @@ export class BillingService {
   }
 
   /**
-   * Refunds reservations open longer than RESERVATION_TIMEOUT_MS (left by a crashed process). Safe on
-   * several replicas at once: each refund only changes a reservation that is still open.
-   * Returns how many this call refunded.
+   * Refunds open reservations past their deadline (RESERVATION_TIMEOUT_MS after reserve, unless
+   * the caller chose another hold): requests of a crashed process. Safe on several replicas at
+   * once: each refund only changes a reservation that is still open. Returns how many this call
+   * refunded.
    */
-  async sweepExpiredReservations(olderThanMs = this.config.reservationTimeoutMs): Promise<number> {
+  async sweepExpiredReservations(): Promise<number> {
     let refunded = 0;
     for (;;) {
-      const rows: { request_id: string }[] = await this.db.query(EXPIRED_RESERVATIONS_SQL, [
-        olderThanMs,
-        SWEEP_BATCH,
-      ]);
+      const rows: { request_id: string }[] = await this.db.query(EXPIRED_RESERVATIONS_SQL, [SWEEP_BATCH]);
       for (const { request_id } of rows) {
         if ((await this.refundOpen(request_id)) !== undefined) refunded++;
       }
@@ -224,11 +229,12 @@ export class BillingService {
       balance_after: string;
       created_at: Date;
     }[] = await this.db.query(
+      // ORDER BY the table's bigint id: the bare name would mean the text alias ("99" > "100").
       `SELECT id::text AS id, amount::text AS amount, kind, request_id, reference,
               balance_after::text AS balance_after, created_at
        FROM credit_ledger
        WHERE user_id = $1::uuid AND ($2::bigint IS NULL OR id < $2::bigint)
-       ORDER BY id DESC LIMIT $3`,
+       ORDER BY credit_ledger.id DESC LIMIT $3`,
       [userId, before, limit + 1],
     );
     const page = rows.slice(0, limit);

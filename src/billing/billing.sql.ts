@@ -8,15 +8,20 @@
  *   topup    +N   admin top-up; adjustment ±N is reserved for manual corrections
  */
 
-/** $1 user, $2 request id, $3 credits, $4 key id, $5 model, $6 input rate, $7 output rate. */
+/**
+ * $1 user, $2 request id, $3 credits, $4 key id, $5 model, $6 input rate, $7 output rate,
+ * $8 hold in ms before the sweep may refund it (null: never swept).
+ */
 export const RESERVE_SQL = `
   WITH acc AS (
     UPDATE accounts SET credits = credits - $3::bigint, updated_at = now()
     WHERE user_id = $1::uuid AND credits >= $3::bigint
     RETURNING credits
   ), res AS (
-    INSERT INTO reservations (request_id, user_id, key_id, model, amount, input_rate, output_rate)
-    SELECT $2, $1::uuid, $4, $5, $3::bigint, $6::numeric, $7::numeric FROM acc
+    INSERT INTO reservations (request_id, user_id, key_id, model, amount, input_rate, output_rate, expires_at)
+    SELECT $2, $1::uuid, $4, $5, $3::bigint, $6::numeric, $7::numeric,
+           now() + $8::double precision * interval '1 millisecond'
+    FROM acc
   ), led AS (
     INSERT INTO credit_ledger (user_id, amount, kind, request_id, balance_after)
     SELECT $1::uuid, -$3::bigint, 'reserve', $2, credits FROM acc
@@ -60,12 +65,12 @@ export const REFUND_SQL = `
   )
   SELECT amount::text AS amount FROM acc`;
 
-/** $1 age in ms, $2 batch size. Oldest open reservations first (partial index reservations_open_idx). */
+/** $1 batch size. Open reservations past their deadline, oldest first (reservations_expiry_idx). */
 export const EXPIRED_RESERVATIONS_SQL = `
   SELECT request_id FROM reservations
-  WHERE status = 'open' AND created_at < now() - $1::double precision * interval '1 millisecond'
-  ORDER BY created_at
-  LIMIT $2::integer`;
+  WHERE status = 'open' AND expires_at < now()
+  ORDER BY expires_at
+  LIMIT $1::integer`;
 
 /**
  * $1 user, $2 amount, $3 reference, $4 idempotency key (or null), $5 request hash. Creates the

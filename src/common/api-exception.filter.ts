@@ -18,6 +18,12 @@ export class ApiExceptionFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const req = http.getRequest<Request>();
     const res = http.getResponse<Response>();
+    const surface = surfaceOf(req.path ?? req.url);
+    if (surface === 'ops' && exception instanceof HttpException && !res.headersSent) {
+      // Health checks and the like keep their own bodies (terminus: {status, info, error, details}).
+      res.status(exception.getStatus()).json(exception.getResponse());
+      return;
+    }
     const error = toApiError(exception);
     if (error.code === 'internal_error') this.logger.error(exception);
     if (res.headersSent) {
@@ -25,7 +31,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
       res.end();
       return;
     }
-    const { status, body } = render(surfaceOf(req.path ?? req.url), error);
+    const { status, body } = render(surface, error);
     if (error.headers) res.set(error.headers);
     res.status(status).json(body);
   }
@@ -45,7 +51,9 @@ export function render(surface: ApiSurface, error: ApiError): Rendered {
         // OpenAI clients expect an unknown (unpriced) model as 404 model_not_found.
         return {
           status: 404,
-          body: { error: { message: error.message, type: spec.openaiType, param: 'model', code: 'model_not_found' } },
+          body: {
+            error: { message: error.message, type: spec.openaiType, param: 'model', code: 'model_not_found' },
+          },
         };
       }
       return {

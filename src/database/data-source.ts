@@ -19,6 +19,9 @@ export function buildDataSourceOptions(settings: DatabaseSettings): DataSourceOp
     migrationsRun: settings.dbMigrate,
     migrationsTransactionMode: 'each' as const,
     logging: ['error' as const],
+    // Migrations own the schema; PG 13+ has gen_random_uuid() built in (PGlite ships no extensions).
+    installExtensions: false,
+    uuidExtension: 'pgcrypto' as const,
   };
   if (settings.databaseUrl) {
     return {

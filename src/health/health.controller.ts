@@ -46,7 +46,9 @@ export class HealthController {
   private hostsUp() {
     const indicator = this.indicators.check('hosts');
     const healthy = this.hosts.healthyCount();
-    return healthy > 0 ? indicator.up({ healthy }) : indicator.down({ healthy, message: 'No healthy GPU host' });
+    return healthy > 0
+      ? indicator.up({ healthy })
+      : indicator.down({ healthy, message: 'No healthy GPU host' });
   }
 
   private async redisUp() {

@@ -49,7 +49,7 @@ export function applyCheckFailure(host: HostState, message: string, threshold: n
 }
 
 /**
- * A failure seen by live traffic: a connection error takes the host out at once; 429/503 put it in
+ * A failure seen by live traffic: a failed connect takes the host out at once; 429/503 put it in
  * cooldown; a 404 drops the model from its discovered list until the next check; other failures
  * count towards the threshold.
  */

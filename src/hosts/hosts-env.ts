@@ -29,6 +29,9 @@ export function normalizeBaseUrl(value: string): string {
   } catch {
     throw new Error(`"${value}" is not a URL`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`"${value}" is not an http(s) URL`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new Error(`"${value}" is not an http(s) URL`);
+  // Credentials in the URL would show in reads and logs; hosts get theirs through api_key.
+  if (url.username || url.password) throw new Error('credentials belong in api_key, not in the URL');
   return url.toString().replace(/\/+$/, '');
 }

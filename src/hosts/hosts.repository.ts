@@ -62,15 +62,30 @@ export class HostsRepository {
     return rows.map(toState);
   }
 
-  async insert(config: HostConfigRow): Promise<HostState> {
+  /**
+   * Inserts a host; undefined when the name or base_url is taken. ON CONFLICT rather than a caught
+   * unique violation: TypeORM logs failed queries with their parameters, and one is the api key.
+   */
+  async insert(config: HostConfigRow): Promise<HostState | undefined> {
     const values = CONFIG_COLUMNS.map((c) => toParam(c, config[c]));
     const rows = (await this.dataSource.query(
       `INSERT INTO hosts (${CONFIG_COLUMNS.join(', ')})
        VALUES (${CONFIG_COLUMNS.map((c, i) => (c === 'labels' ? `$${i + 1}::jsonb` : `$${i + 1}`)).join(', ')})
+       ON CONFLICT DO NOTHING
        RETURNING *`,
       values,
     )) as HostRow[];
-    return toState(rows[0] as HostRow);
+    return rows[0] ? toState(rows[0]) : undefined;
+  }
+
+  /** Another host already has this name or base_url (checked before an update, see insert). */
+  async taken(exceptId: string, name: string | undefined, baseUrl: string | undefined): Promise<boolean> {
+    if (name === undefined && baseUrl === undefined) return false;
+    const rows = (await this.dataSource.query(
+      `SELECT 1 FROM hosts WHERE id <> $1 AND (name = $2 OR base_url = $3) LIMIT 1`,
+      [exceptId, name ?? null, baseUrl ?? null],
+    )) as unknown[];
+    return rows.length > 0;
   }
 
   /** Changes configuration columns; undefined when the host does not exist. */

@@ -18,6 +18,9 @@ import type { HostInput, HostPatch, HostState, HostView } from './host.types';
 import { normalizeBaseUrl, parseHostsEnv } from './hosts-env';
 import { HostConfigRow, HostsRepository } from './hosts.repository';
 
+/** Unchanged health is still written this often, so last_check in the table stays roughly current. */
+const HEALTH_PERSIST_MS = 60_000;
+
 /** A slot taken on a host; `release` is idempotent. */
 export interface HostLease {
   host: HostState;
@@ -34,6 +37,8 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(HostsService.name);
   private readonly hosts = new Map<string, HostState>();
   private readonly checks = new Map<string, Promise<void>>();
+  /** What was last stored per host, to skip unchanged writes. */
+  private readonly saved = new Map<string, { signature: string; at: number }>();
   private readonly stopping = new AbortController();
   private timer?: NodeJS.Timeout;
   private round?: Promise<void>;
@@ -66,8 +71,8 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async create(input: HostInput): Promise<HostView> {
-    const row = toConfigRow(input);
-    const host = await this.uniquely(() => this.repository.insert(row));
+    const host = await this.repository.insert(toConfigRow(input));
+    if (!host) throw new ApiError('conflict', 'A host with this name or base_url exists');
     this.hosts.set(host.id, host);
     this.logger.log(`Host ${host.name} (${host.provider} ${host.baseUrl}) registered`);
     void this.checkHost(host);
@@ -76,7 +81,10 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
 
   async update(id: string, patch: HostPatch): Promise<HostView> {
     this.require(id);
-    const updated = await this.uniquely(() => this.repository.update(id, toConfigPatch(patch)));
+    const config = toConfigPatch(patch);
+    if (await this.repository.taken(id, config.name, config.base_url))
+      throw new ApiError('conflict', 'A host with this name or base_url exists');
+    const updated = await this.repository.update(id, config);
     if (!updated) throw new ApiError('not_found', 'Host not found');
     const host = this.merge(updated);
     if (patch.base_url !== undefined || patch.provider !== undefined || patch.api_key !== undefined)
@@ -94,7 +102,8 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
   servedModels(): string[] {
     const now = Date.now();
     const models = new Set<string>();
-    for (const host of this.hosts.values()) if (isUsable(host, now)) servedModels(host).forEach((m) => models.add(m));
+    for (const host of this.hosts.values())
+      if (isUsable(host, now)) servedModels(host).forEach((m) => models.add(m));
     return [...models].sort();
   }
 
@@ -139,7 +148,8 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
       Date.now(),
     );
     host.lastError = redactKey(error.message, host.apiKey);
-    if (host.status !== before) this.logger.warn(`Host ${host.name} is now ${host.status}: ${host.lastError}`);
+    if (host.status !== before)
+      this.logger.warn(`Host ${host.name} is now ${host.status}: ${host.lastError}`);
   }
 
   reportSuccess(host: HostState): void {
@@ -150,7 +160,13 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** What an adapter needs to call the host. */
   target(host: HostState): ProviderHost {
-    return { id: host.id, name: host.name, baseUrl: host.baseUrl, apiKey: host.apiKey, provider: host.provider };
+    return {
+      id: host.id,
+      name: host.name,
+      baseUrl: host.baseUrl,
+      apiKey: host.apiKey,
+      provider: host.provider,
+    };
   }
 
   private schedule(delayMs: number): void {
@@ -172,6 +188,7 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
       this.merge(row);
     }
     for (const id of this.hosts.keys()) if (!seen.has(id)) this.hosts.delete(id);
+    for (const id of this.saved.keys()) if (!seen.has(id)) this.saved.delete(id);
   }
 
   /** Takes a row's configuration; keeps this process's health and load for a known host. */
@@ -216,16 +233,36 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
     } catch (error) {
       if (this.stopping.signal.aborted) return;
       const upstream = toUpstreamError(error);
-      applyCheckFailure(host, redactKey(upstream.message, host.apiKey), this.config.hostFailThreshold, Date.now());
+      applyCheckFailure(
+        host,
+        redactKey(upstream.message, host.apiKey),
+        this.config.hostFailThreshold,
+        Date.now(),
+      );
     }
     if (host.status !== before) {
       const why = host.status === 'unhealthy' ? `: ${host.lastError}` : '';
       this.logger.log(`Host ${host.name} is now ${host.status}${why}`);
     }
-    if (this.hosts.get(host.id) === host && !this.stopping.signal.aborted)
-      await this.repository.saveHealth(host).catch((error: unknown) => {
-        this.logger.warn(`Could not store the health of host ${host.name}: ${(error as Error).message}`);
-      });
+    if (this.hosts.get(host.id) === host && !this.stopping.signal.aborted) await this.persist(host);
+  }
+
+  /** Stores health when it changed, else at most once a minute (last_check): one UPDATE, not one per round. */
+  private async persist(host: HostState): Promise<void> {
+    const signature = JSON.stringify([
+      host.status,
+      host.consecutiveFailures,
+      host.lastError,
+      host.discovered,
+    ]);
+    const saved = this.saved.get(host.id);
+    if (saved && saved.signature === signature && Date.now() - saved.at < HEALTH_PERSIST_MS) return;
+    try {
+      await this.repository.saveHealth(host);
+      this.saved.set(host.id, { signature, at: Date.now() });
+    } catch (error) {
+      this.logger.warn(`Could not store the health of host ${host.name}: ${(error as Error).message}`);
+    }
   }
 
   /** A listing call should answer fast: bounded by twice the connect timeout, not the first-byte one. */
@@ -240,12 +277,8 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
     for (const entry of entries) {
       if (existing.has(entry.baseUrl)) continue;
       const name = `${entry.provider}-${new URL(entry.baseUrl).host}`;
-      await this.repository
-        .insert(toConfigRow({ name, base_url: entry.baseUrl, provider: entry.provider }))
-        .catch((error: unknown) => {
-          // Another replica may have inserted it first: the unique base_url keeps this idempotent.
-          if (!isUniqueViolation(error)) throw error;
-        });
+      // Another replica may insert it first: the unique base_url keeps this idempotent.
+      await this.repository.insert(toConfigRow({ name, base_url: entry.baseUrl, provider: entry.provider }));
     }
   }
 
@@ -253,16 +286,6 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
     const host = this.hosts.get(id);
     if (!host) throw new ApiError('not_found', 'Host not found');
     return host;
-  }
-
-  /** Runs an insert/update; a duplicate name or base_url is a 409. */
-  private async uniquely<T>(write: () => Promise<T>): Promise<T> {
-    try {
-      return await write();
-    } catch (error) {
-      if (isUniqueViolation(error)) throw new ApiError('conflict', 'A host with this name or base_url exists');
-      throw error;
-    }
   }
 
   private view(host: HostState): HostView {
@@ -292,6 +315,7 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
 }
 
 function toConfigRow(input: HostInput): HostConfigRow {
+  assertSane(input);
   return {
     name: input.name,
     base_url: baseUrlOf(input.base_url),
@@ -307,6 +331,7 @@ function toConfigRow(input: HostInput): HostConfigRow {
 }
 
 function toConfigPatch(patch: HostPatch): Partial<HostConfigRow> {
+  assertSane(patch);
   return {
     name: patch.name,
     base_url: patch.base_url === undefined ? undefined : baseUrlOf(patch.base_url),
@@ -330,7 +355,19 @@ function baseUrlOf(value: string): string {
   }
 }
 
-function isUniqueViolation(error: unknown): boolean {
-  const e = error as { code?: string; driverError?: { code?: string } };
-  return e?.code === '23505' || e?.driverError?.code === '23505';
+/** The table's CHECKs, enforced before SQL for callers that skip the DTO (bootstrap, other services). */
+function assertSane(input: HostPatch): void {
+  // Only the api key may be cleared with null; the other columns are NOT NULL.
+  for (const [field, value] of Object.entries(input))
+    if (value === null && field !== 'api_key')
+      throw new ApiError('invalid_request', `${field}: must not be null`, field);
+  if (input.provider !== undefined && input.provider !== 'ollama' && input.provider !== 'openai')
+    throw new ApiError('invalid_request', 'provider: must be ollama or openai', 'provider');
+  if (
+    input.max_concurrency !== undefined &&
+    !(Number.isInteger(input.max_concurrency) && input.max_concurrency > 0)
+  )
+    throw new ApiError('invalid_request', 'max_concurrency: must be a positive integer', 'max_concurrency');
+  if (input.weight !== undefined && !(Number.isInteger(input.weight) && input.weight >= 0))
+    throw new ApiError('invalid_request', 'weight: must be a non-negative integer', 'weight');
 }

@@ -16,8 +16,4 @@ export class ProvidersService {
   get(kind: ProviderKind): ProviderAdapter {
     return this.adapters[kind];
   }
-
-  kinds(): ProviderKind[] {
-    return Object.keys(this.adapters) as ProviderKind[];
-  }
 }

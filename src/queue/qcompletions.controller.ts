@@ -27,7 +27,11 @@ export class QCompletionsController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Queue a completion; the estimate is reserved now' })
   @ApiBody({ type: QueuedCompletionBody })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A retried submit returns the same task' })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: 'A retried submit returns the same task',
+  })
   @ApiOkResponse({ type: TaskQueuedResponse })
   async submit(
     @Body() body: unknown,
@@ -43,7 +47,10 @@ export class QCompletionsController {
   @ApiParam({ name: 'task_id', format: 'uuid' })
   @ApiOkResponse({ type: TaskStatusResponse })
   @ApiNotFoundResponse({ description: 'Task not found (also for another user’s task)' })
-  async get(@Param('task_id') taskId: string, @CurrentPrincipal() principal: Principal): Promise<TaskStatusResponse> {
+  async get(
+    @Param('task_id') taskId: string,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<TaskStatusResponse> {
     return toStatusBody(await this.tasks.get(taskId, principal));
   }
 
@@ -52,7 +59,10 @@ export class QCompletionsController {
   @ApiParam({ name: 'task_id', format: 'uuid' })
   @ApiOkResponse({ type: TaskCancelResponse })
   @ApiNotFoundResponse({ description: 'Task not found (also for another user’s task)' })
-  async cancel(@Param('task_id') taskId: string, @CurrentPrincipal() principal: Principal): Promise<TaskCancelResponse> {
+  async cancel(
+    @Param('task_id') taskId: string,
+    @CurrentPrincipal() principal: Principal,
+  ): Promise<TaskCancelResponse> {
     const task = await this.tasks.cancel(taskId, principal);
     const message = task.status === 'cancelled' ? 'Task cancelled' : `Task already ${task.status}`;
     return { ...toStatusBody(task), message };

@@ -33,27 +33,44 @@ export class QueueLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    if (!this.config.runsWorker) return;
+    if (!this.config.runsWorker) {
+      if (this.config.embeddedRedis) {
+        this.logger.warn(
+          'APP_ROLE=api with the in-process Redis: no worker can reach this queue; use APP_ROLE=all',
+        );
+      }
+      return;
+    }
     this.consuming = true;
     await this.running.listen();
-    const failed = (what: string) => (error: unknown) => this.logger.error(`${what} stopped: ${String(error)}`);
-    this.tasks.process(this.config.queueConcurrency, (job) => this.processor.process(job)).catch(failed('tasks'));
+    const failed = (what: string) => (error: unknown) =>
+      this.logger.error(`${what} stopped: ${String(error)}`);
+    this.tasks
+      .process(this.config.queueConcurrency, (job) => this.processor.process(job))
+      .catch(failed('tasks'));
     this.webhookJobs
       .process(WEBHOOK_CONCURRENCY, (job) => this.webhooks.deliver(job.data))
       .catch(failed('webhooks'));
     this.maintenance.start();
-    this.logger.log(`queue worker ${this.processor.workerId} consuming (concurrency ${this.config.queueConcurrency})`);
+    this.logger.log(
+      `queue worker ${this.processor.workerId} consuming (concurrency ${this.config.queueConcurrency})`,
+    );
   }
 
   /**
-   * Worker shutdown: stop taking jobs, let running tasks finish within the grace period, then cut
-   * the queue's Redis connections and abort the rest. A cut task is given back in PostgreSQL and
-   * its job, still active in Redis, is rerun by Bull's stall check on another worker.
+   * Worker shutdown: stop taking jobs, let running tasks finish within the grace period, then
+   * abort the rest. An aborted task is given back in PostgreSQL (status queued, reservation still
+   * open) and its job fails back to Bull, which retries it on another worker after the backoff;
+   * if Redis is already unreachable the job stays active and Bull's stall check reruns it. A
+   * worker killed outright gives nothing back: the stall check reruns the job and the new run
+   * claims the task once the dead worker's lease has expired.
    */
   async onModuleDestroy(): Promise<void> {
     await this.maintenance.stop();
     if (this.consuming) {
-      await Promise.all([this.tasks.pause(true, true), this.webhookJobs.pause(true, true)]).catch(() => undefined);
+      await Promise.all([this.tasks.pause(true, true), this.webhookJobs.pause(true, true)]).catch(
+        () => undefined,
+      );
       await this.processor.idle(this.config.shutdownGraceMs);
       await Promise.all([this.tasks.close(true), this.webhookJobs.close(true)]);
       await this.processor.stop();

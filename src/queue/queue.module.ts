@@ -6,6 +6,7 @@ import { AppConfig } from '../config/app-config';
 import { QCompletionsController } from './qcompletions.controller';
 import { KEEP_COMPLETED_JOBS, KEEP_FAILED_JOBS, TASKS_QUEUE, WEBHOOKS_QUEUE } from './queue.constants';
 import { QueueLifecycle } from './queue-lifecycle';
+import { QueueMetrics } from './queue-metrics';
 import { RunningTasks } from './running-tasks';
 import { TaskJobs } from './task-jobs';
 import { TaskMaintenance } from './task-maintenance';
@@ -53,6 +54,7 @@ const queueOptions = (config: AppConfig) => ({
     TaskMaintenance,
     TasksService,
     QueueLifecycle,
+    QueueMetrics,
   ],
   exports: [TasksService, TaskMaintenance],
 })

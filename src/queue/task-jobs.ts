@@ -21,7 +21,9 @@ export class TaskJobs {
       const job = await this.queue.getJob(taskId);
       if (job && !(await job.isActive())) await job.remove();
     } catch (error) {
-      this.logger.warn(`job of task ${taskId} not removed (its run will find the task cancelled): ${String(error)}`);
+      this.logger.warn(
+        `job of task ${taskId} not removed (its run will find the task cancelled): ${String(error)}`,
+      );
     }
   }
 

@@ -61,13 +61,19 @@ export class TaskMaintenance {
     if ((await this.redis.client.set(lock, '1', 'PX', ttl, 'NX')) !== 'OK') return;
     const report = await this.runOnce();
     if (report.requeued || report.refunded || report.deleted) {
-      this.logger.log(`tasks: ${report.requeued} re-enqueued, ${report.refunded} refunded, ${report.deleted} deleted`);
+      this.logger.log(
+        `tasks: ${report.requeued} re-enqueued, ${report.refunded} refunded, ${report.deleted} deleted`,
+      );
     }
   }
 
   /** One pass of every repair; public for tests and the CLI. */
   async runOnce(): Promise<MaintenanceReport> {
-    return { requeued: await this.requeue(), refunded: await this.refundOrphans(), deleted: await this.sweep() };
+    return {
+      requeued: await this.requeue(),
+      refunded: await this.refundOrphans(),
+      deleted: await this.sweep(),
+    };
   }
 
   async requeue(): Promise<number> {

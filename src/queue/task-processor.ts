@@ -8,6 +8,7 @@ import { BillingService } from '../billing/billing.service';
 import { API_ERRORS, ApiError } from '../common/api-error';
 import { CompletionsService, type RunResult } from '../completions/completions.service';
 import { AppConfig } from '../config/app-config';
+import { QueueMetrics } from './queue-metrics';
 import { RunningTasks, TaskStopped } from './running-tasks';
 import type { Task, TaskJobData } from './task.types';
 import { TasksStore } from './tasks.store';
@@ -36,6 +37,7 @@ export class TaskProcessor {
     private readonly billing: BillingService,
     private readonly running: RunningTasks,
     private readonly webhooks: WebhookService,
+    private readonly metrics: QueueMetrics,
     private readonly config: AppConfig,
   ) {}
 
@@ -95,7 +97,10 @@ export class TaskProcessor {
       hostName: result.host?.name ?? null,
     });
     if (!done) this.logger.warn(`task ${task.id} finished after another worker took it over`);
-    else if (done.status === 'completed') await this.webhooks.notify(done);
+    else if (done.status === 'completed') {
+      this.metrics.count('completed');
+      await this.webhooks.notify(done);
+    }
   }
 
   /**
@@ -122,11 +127,17 @@ export class TaskProcessor {
     }
   }
 
-  private async onFailure(job: Job<TaskJobData>, task: Task, signal: AbortSignal, error: unknown): Promise<void> {
+  private async onFailure(
+    job: Job<TaskJobData>,
+    task: Task,
+    signal: AbortSignal,
+    error: unknown,
+  ): Promise<void> {
     const stop = signal.aborted && signal.reason instanceof TaskStopped ? signal.reason.reason : undefined;
     if (stop === 'shutdown') {
-      // Give the task back with its reservation open; the job, cut off from Redis, is rerun elsewhere.
+      // Give the task back with its reservation open; Bull retries the job elsewhere (see QueueLifecycle).
       await this.store.release(task.id, task.attempts);
+      this.metrics.count('released');
       throw new TaskReleased(`worker stopped during task ${task.id}`);
     }
     if (stop) {
@@ -139,10 +150,12 @@ export class TaskProcessor {
     const attemptsLeft = (job.opts.attempts ?? 1) - job.attemptsMade - 1;
     if (isRetryable(error) && attemptsLeft > 0) {
       await this.store.release(task.id, task.attempts);
+      this.metrics.count('retried');
       throw new TaskReleased(`task ${task.id} will be retried: ${describe(error)}`);
     }
     const failed = await this.store.fail(task.id, task.attempts, describe(error));
     if (!failed) return;
+    this.metrics.count('failed');
     await this.refund(task.id);
     await this.webhooks.notify(failed);
   }

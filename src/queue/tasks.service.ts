@@ -5,6 +5,7 @@ import { BillingService } from '../billing/billing.service';
 import { ApiError } from '../common/api-error';
 import { CompletionsService } from '../completions/completions.service';
 import { AppConfig } from '../config/app-config';
+import { QueueMetrics } from './queue-metrics';
 import { parseQueuedCompletion } from './queued-request';
 import { RunningTasks } from './running-tasks';
 import type { Task } from './task.types';
@@ -28,6 +29,7 @@ export class TasksService {
     private readonly billing: BillingService,
     private readonly running: RunningTasks,
     private readonly webhooks: WebhookService,
+    private readonly metrics: QueueMetrics,
     private readonly config: AppConfig,
   ) {}
 
@@ -73,6 +75,7 @@ export class TasksService {
       await this.billing.refund(id);
       return sameRequest(stored.task, queued.hash);
     }
+    this.metrics.count('submitted');
     try {
       await this.jobs.enqueue(id);
     } catch (error) {
@@ -104,6 +107,7 @@ export class TasksService {
     } else {
       await this.running.announceCancel(owned.id);
     }
+    this.metrics.count('cancelled');
     await this.webhooks.notify(cancelled.task);
     return (await this.store.find(owned.id)) ?? cancelled.task;
   }
@@ -112,7 +116,8 @@ export class TasksService {
     try {
       await assertWebhookTarget(url, this.config.webhookAllowPrivate);
     } catch (error) {
-      if (error instanceof WebhookTargetError) throw new ApiError('invalid_request', error.message, 'webhook_url');
+      if (error instanceof WebhookTargetError)
+        throw new ApiError('invalid_request', error.message, 'webhook_url');
       throw error;
     }
   }
@@ -121,7 +126,11 @@ export class TasksService {
 function normaliseIdempotencyKey(raw: string | undefined): string | null {
   if (raw === undefined || raw === '') return null;
   if (raw.length > MAX_IDEMPOTENCY_KEY) {
-    throw new ApiError('invalid_request', `Idempotency-Key is longer than ${MAX_IDEMPOTENCY_KEY}`, 'Idempotency-Key');
+    throw new ApiError(
+      'invalid_request',
+      `Idempotency-Key is longer than ${MAX_IDEMPOTENCY_KEY}`,
+      'Idempotency-Key',
+    );
   }
   return raw;
 }

@@ -100,7 +100,10 @@ export class TasksStore {
 
   /** The task if it belongs to the user; another user's task is indistinguishable from none. */
   async findForUser(id: string, userId: string): Promise<Task | null> {
-    return (await this.rows(`SELECT ${COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2`, [id, userId]))[0] ?? null;
+    return (
+      (await this.rows(`SELECT ${COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2`, [id, userId]))[0] ??
+      null
+    );
   }
 
   /**

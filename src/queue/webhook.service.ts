@@ -3,7 +3,13 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bull';
 import { Agent, request } from 'undici';
 import { AppConfig } from '../config/app-config';
-import { KEEP_COMPLETED_JOBS, KEEP_FAILED_JOBS, WEBHOOK_ATTEMPTS, WEBHOOK_TIMEOUT_MS, WEBHOOKS_QUEUE } from './queue.constants';
+import {
+  KEEP_COMPLETED_JOBS,
+  KEEP_FAILED_JOBS,
+  WEBHOOK_ATTEMPTS,
+  WEBHOOK_TIMEOUT_MS,
+  WEBHOOKS_QUEUE,
+} from './queue.constants';
 import type { Task, WebhookJobData } from './task.types';
 import { toStatusBody } from './task-view';
 import { assertWebhookTarget, publicOnlyLookup } from './webhook-target';
@@ -33,7 +39,11 @@ export class WebhookService {
   /** Queues the notification of a finished task; a task without webhook_url needs none. */
   async notify(task: Task): Promise<void> {
     if (!task.webhookUrl) return;
-    const data: WebhookJobData = { taskId: task.id, url: task.webhookUrl, body: JSON.stringify(toStatusBody(task)) };
+    const data: WebhookJobData = {
+      taskId: task.id,
+      url: task.webhookUrl,
+      body: JSON.stringify(toStatusBody(task)),
+    };
     try {
       await this.queue.add(data, {
         jobId: task.id,
@@ -55,7 +65,8 @@ export class WebhookService {
       'user-agent': 'LlmEndpoint-Webhook/1',
       'x-llmendpoint-task-id': data.taskId,
     };
-    if (this.config.webhookSecret) headers[SIGNATURE_HEADER] = signWebhookBody(data.body, this.config.webhookSecret);
+    if (this.config.webhookSecret)
+      headers[SIGNATURE_HEADER] = signWebhookBody(data.body, this.config.webhookSecret);
     const response = await request(url, {
       method: 'POST',
       headers,

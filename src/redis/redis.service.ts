@@ -66,7 +66,7 @@ export class RedisService implements OnApplicationShutdown {
     // Tracked until shutdown even after an 'end': Bull reconnects the same client object.
     this.clients.add(client);
     // Bull opens some clients lazily, even while closing: never let one outlive the app.
-    if (this.closing) setImmediate(() => client.disconnect());
+    if (this.closing) setImmediate(() => client.status !== 'end' && client.disconnect());
     return client;
   }
 
@@ -76,17 +76,17 @@ export class RedisService implements OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     this.closing = true;
+    const open = [...this.clients].filter((c) => c.status !== 'end');
+    this.clients.clear();
     await Promise.all(
-      [...this.clients].map(async (c) => {
+      open.map(async (c) => {
         try {
           await c.quit();
         } catch {
-          c.disconnect();
+          if (c.status !== 'end') c.disconnect();
         }
       }),
     );
-    for (const c of this.clients) c.disconnect();
-    this.clients.clear();
     if (this.embedded) await this.embedded.close();
   }
 }

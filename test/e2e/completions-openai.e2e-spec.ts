@@ -17,7 +17,7 @@ describe('OpenAI-compatible API through the official SDK', () => {
   beforeAll(async () => {
     t = await startTestApp({ HOST_CHECK_INTERVAL_MS: '60000' });
     openaiHost = await startFakeOpenAI({ models: ['llama3.1'], tokens: 6 });
-    ollamaHost = await startFakeOllama({ models: ['nomic-embed-text'], embeddingDims: 8 });
+    ollamaHost = await startFakeOllama({ models: ['nomic-embed-text', 'llava'], embeddingDims: 8 });
     await addHost(t, 'gpu-openai', openaiHost.url, 'openai');
     await addHost(t, 'gpu-ollama', ollamaHost.url, 'ollama');
     await t.app.get(BillingService).setRate('nomic-embed-text', '0.001', '0');
@@ -91,6 +91,57 @@ describe('OpenAI-compatible API through the official SDK', () => {
     expect(res.data).toHaveLength(2);
     expect(res.data[0]?.embedding).toHaveLength(8);
     expect(res.usage.prompt_tokens).toBeGreaterThan(0);
+  });
+
+  it('passes image parts to a vision model and response_format to the backend', async () => {
+    const image = Buffer.from('GIF89a-not-really-an-image').toString('base64');
+    await client.chat.completions.create({
+      model: 'llava',
+      messages: [
+        {
+          role: 'user',
+          content: [
+            { type: 'text', text: 'What is in this picture?' },
+            { type: 'image_url', image_url: { url: `data:image/gif;base64,${image}` } },
+          ],
+        },
+      ],
+      max_tokens: 20,
+      response_format: {
+        type: 'json_schema',
+        json_schema: {
+          name: 'answer',
+          schema: { type: 'object', properties: { objects: { type: 'array' } } },
+        },
+      },
+    });
+    const sent = ollamaHost.requests[ollamaHost.requests.length - 1]!.body as {
+      messages: { content: string; images?: string[] }[];
+      format?: unknown;
+    };
+    expect(sent.messages[0]).toMatchObject({ content: 'What is in this picture?', images: [image] });
+    expect(sent.format).toEqual({ type: 'object', properties: { objects: { type: 'array' } } });
+
+    await client.chat.completions.create({
+      model: 'llama3.1',
+      messages: [{ role: 'user', content: 'json please' }],
+      max_tokens: 20,
+      response_format: { type: 'json_object' },
+    });
+    const forwarded = openaiHost.requests[openaiHost.requests.length - 1]!.body as {
+      response_format?: unknown;
+    };
+    expect(forwarded.response_format).toEqual({ type: 'json_object' });
+
+    const remote = await client.chat.completions
+      .create({
+        model: 'llava',
+        messages: [
+          { role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] },
+        ],
+      })
+      .catch((e: unknown) => e);
+    expect((remote as APIError).status).toBe(400);
   });
 
   it('typed errors: AuthenticationError, NotFoundError, 402, RateLimitError, 400 for n > 1', async () => {

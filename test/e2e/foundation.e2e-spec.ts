@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { buildOpenApiDocument } from '../../src/docs/docs';
+import { startFakeOllama } from '../fakes';
+import { addHost } from '../support/platform';
 import { startTestApp, TestApp } from '../support/test-app';
 
 describe('foundation (PostgreSQL + Redis)', () => {
@@ -18,13 +20,25 @@ describe('foundation (PostgreSQL + Redis)', () => {
     expect(await res.json()).toEqual({ status: 'ok' });
   });
 
-  it('GET /health/ready reports the database and Redis up', async () => {
-    const res = await fetch(`${t.url}/health/ready`);
-    const body = (await res.json()) as { status: string; details: Record<string, { status: string }> };
-    expect(res.status).toBe(200);
-    expect(body.status).toBe('ok');
-    expect(body.details.database?.status).toBe('up');
-    expect(body.details.redis?.status).toBe('up');
+  it('GET /health/ready needs the database, Redis and a healthy GPU host', async () => {
+    type Ready = { status: string; details: Record<string, { status: string }> };
+    const without = await fetch(`${t.url}/health/ready`);
+    const down = (await without.json()) as Ready;
+    expect(without.status).toBe(503);
+    expect(down.details.database?.status).toBe('up');
+    expect(down.details.redis?.status).toBe('up');
+
+    const host = await startFakeOllama({ models: ['llama3.1'] });
+    try {
+      await addHost(t, 'ready-check', host.url, 'ollama');
+      const res = await fetch(`${t.url}/health/ready`);
+      const body = (await res.json()) as Ready;
+      expect(res.status).toBe(200);
+      expect(body.status).toBe('ok');
+      expect(Object.values(body.details).every((d) => d.status === 'up')).toBe(true);
+    } finally {
+      await host.close();
+    }
   });
 
   it('echoes a sane X-Request-Id and generates one otherwise', async () => {

@@ -8,7 +8,14 @@ let counter = 0;
 
 /** A chat request for `model` (3 words of user input). */
 export function chatRequest(model: string, over: Partial<CompletionRequest> = {}): CompletionRequest {
-  return { kind: 'chat', model, messages: [{ role: 'user', content: 'hello there world' }], maxTokens: 100, stream: true, ...over };
+  return {
+    kind: 'chat',
+    model,
+    messages: [{ role: 'user', content: 'hello there world' }],
+    maxTokens: 100,
+    stream: true,
+    ...over,
+  };
 }
 
 /** Registers a fake host under a unique name and waits for its first health check; returns its id. */
@@ -19,7 +26,12 @@ export async function register(
   extra: Partial<HostInput> = {},
 ): Promise<string> {
   const hosts = t.app.get(HostsService);
-  const view = await hosts.create({ name: `test-host-${process.pid}-${++counter}`, base_url: fake.url, provider, ...extra });
+  const view = await hosts.create({
+    name: `test-host-${process.pid}-${++counter}`,
+    base_url: fake.url,
+    provider,
+    ...extra,
+  });
   await hosts.checkAll();
   return view.id;
 }
@@ -37,7 +49,9 @@ export function completionCalls(fake: FakeHost): number {
 }
 
 /** Reads a stream to its end or its error; returns the texts delivered and the error, if any. */
-export async function drain(chunks: AsyncIterable<CompletionChunk>): Promise<{ texts: string[]; last?: CompletionChunk; error?: unknown }> {
+export async function drain(
+  chunks: AsyncIterable<CompletionChunk>,
+): Promise<{ texts: string[]; last?: CompletionChunk; error?: unknown }> {
   const texts: string[] = [];
   let last: CompletionChunk | undefined;
   try {

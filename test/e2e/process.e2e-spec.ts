@@ -3,6 +3,9 @@ import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startFakeOllama } from '../fakes';
+import { fundedUser } from '../support/platform';
+import { startTestApp } from '../support/test-app';
 
 /** Runs the built app (`npm test` builds first) as a real process. */
 function run(env: Record<string, string>) {
@@ -90,6 +93,49 @@ describe('the app as a process', () => {
     } finally {
       if (p.child.exitCode === null) p.child.kill('SIGKILL');
       rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('on SIGTERM lets an in-flight stream finish before exiting', async () => {
+    const host = await startFakeOllama({ models: ['llama3.1'], tokens: 20, tokenDelayMs: 50 });
+    const setup = await startTestApp();
+    const user = await fundedUser(setup, 10_000_000n);
+    await setup.close();
+    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const p = run({
+      DATABASE_URL: process.env.LE_TEST_DATABASE_URL ?? '',
+      REDIS_URL: process.env.LE_TEST_REDIS_URL ?? '',
+      REDIS_PREFIX: `le-test-drain-${port}`,
+      PORT: port,
+      HOST: '127.0.0.1',
+      HOSTS: `ollama=${host.url}`,
+      LOG_LEVEL: 'warn',
+      SHUTDOWN_GRACE_MS: '20000',
+    });
+    try {
+      await waitFor(`http://127.0.0.1:${port}/health/ready`, 30000);
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/completions`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: user.key },
+        body: JSON.stringify({
+          model: 'llama3.1',
+          messages: [{ role: 'user', content: 'long answer please' }],
+          max_tokens: 100,
+          stream: true,
+        }),
+      });
+      expect(res.status).toBe(200);
+      const body = res.text();
+      p.child.kill('SIGTERM');
+      const lines = (await body).trim().split('\n');
+      expect(lines).toHaveLength(20);
+      const [code] = await p.exit;
+      expect(code).toBe(0);
+      // The stopped server no longer accepts connections.
+      await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+    } finally {
+      if (p.child.exitCode === null) p.child.kill('SIGKILL');
+      await host.close();
     }
   });
 });

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import type { CompletionChunk, CompletionRequest } from '../../src/completions/completion.types';
 import type { AppConfig } from '../../src/config/app-config';
 import { UpstreamHttp } from '../../src/providers/http/upstream-http';
@@ -5,6 +6,7 @@ import type { ProviderHost, ProviderKind } from '../../src/providers/provider.ty
 import { ProvidersService } from '../../src/providers/providers.service';
 import { UpstreamError } from '../../src/providers/upstream-error';
 import { FakeHost, startFakeOllama, startFakeOpenAI } from '../fakes';
+import { main } from '../fakes/fake-host.main';
 
 // The adapters against the fake hosts, without the application: wire formats both ways.
 const config = { hostConnectTimeoutMs: 1000, hostFirstByteTimeoutMs: 1000 } as AppConfig;
@@ -58,20 +60,44 @@ describe.each([
   it('streams a chat answer with the usage the host reports (fake rule: words in, tokens out)', async () => {
     const chunks = await collect(adapter.chat(target(fake, kind), chat(), never));
     expect(chunks.map((c) => c.text ?? '').join('')).toBe('tok0 tok1 tok2 tok3 ');
-    expect(chunks[chunks.length - 1]).toEqual({ finishReason: 'stop', usage: { inputTokens: 5, outputTokens: 4 } });
+    expect(chunks[chunks.length - 1]).toEqual({
+      finishReason: 'stop',
+      usage: { inputTokens: 5, outputTokens: 4 },
+    });
     expect(fake.requests[fake.requests.length - 1]?.path).toBe(chatPath);
   });
 
   it('reports "length" when max_tokens cut the answer, and maps the parameters', async () => {
-    const request = chat({ maxTokens: 2, temperature: 0.2, topP: 0.5, seed: 42, stop: ['\n'], numContext: 8192 });
+    const request = chat({
+      maxTokens: 2,
+      temperature: 0.2,
+      topP: 0.5,
+      seed: 42,
+      stop: ['\n'],
+      numContext: 8192,
+    });
     const chunks = await collect(adapter.chat(target(fake, kind), request, never));
     expect(chunks.filter((c) => c.text).length).toBe(2);
     expect(chunks[chunks.length - 1]?.finishReason).toBe('length');
     const body = lastBody(fake);
     if (kind === 'ollama') {
-      expect(body.options).toEqual({ num_predict: 2, num_ctx: 8192, temperature: 0.2, top_p: 0.5, seed: 42, stop: ['\n'] });
+      expect(body.options).toEqual({
+        num_predict: 2,
+        num_ctx: 8192,
+        temperature: 0.2,
+        top_p: 0.5,
+        seed: 42,
+        stop: ['\n'],
+      });
     } else {
-      expect(body).toMatchObject({ max_tokens: 2, temperature: 0.2, top_p: 0.5, seed: 42, stop: ['\n'], stream: true });
+      expect(body).toMatchObject({
+        max_tokens: 2,
+        temperature: 0.2,
+        top_p: 0.5,
+        seed: 42,
+        stop: ['\n'],
+        stream: true,
+      });
       expect(body.stream_options).toEqual({ include_usage: true });
       expect(body).not.toHaveProperty('num_ctx');
     }
@@ -89,7 +115,10 @@ describe.each([
     await collect(
       adapter.chat(
         target(fake, kind),
-        chat({ messages: [{ role: 'user', content: 'what is it', images: [image] }], responseFormat: { type: 'json_object' } }),
+        chat({
+          messages: [{ role: 'user', content: 'what is it', images: [image] }],
+          responseFormat: { type: 'json_object' },
+        }),
         never,
       ),
     );
@@ -110,7 +139,11 @@ describe.each([
       ]);
     }
     await collect(
-      adapter.chat(target(fake, kind), chat({ responseFormat: { type: 'json_schema', name: 'a', schema } }), never),
+      adapter.chat(
+        target(fake, kind),
+        chat({ responseFormat: { type: 'json_schema', name: 'a', schema } }),
+        never,
+      ),
     );
     body = lastBody(fake);
     if (kind === 'ollama') expect(body.format).toEqual(schema);
@@ -178,13 +211,15 @@ describe.each([
       }
     })();
     expect(error).toBeInstanceOf(UpstreamError);
-    expect((error as UpstreamError).kind).toBe('connect');
+    expect((error as UpstreamError).kind).toBe('protocol');
     expect(seen.map((c) => c.text)).toEqual(['tok0 ', 'tok1 ']);
   });
 
   it('a hanging host is a timeout; an abort closes the socket', async () => {
     fake.setMode('hang');
-    await expect(collect(adapter.chat(target(fake, kind), chat(), never))).rejects.toMatchObject({ kind: 'timeout' });
+    await expect(collect(adapter.chat(target(fake, kind), chat(), never))).rejects.toMatchObject({
+      kind: 'timeout',
+    });
     fake.setMode('ok', { tokenDelayMs: 50, tokens: 50 });
     const controller = new AbortController();
     const closedBefore = fake.clientClosed;
@@ -198,12 +233,15 @@ describe.each([
 
   it('a refused connection is a connect error', async () => {
     fake.setMode('refuse');
+    await settle();
     await expect(collect(adapter.chat(target(fake, kind), chat(), never))).rejects.toMatchObject({
       kind: 'connect',
       retryable: true,
     });
     fake.setMode('ok');
-    await waitFor(async () => (await adapter.listModels(target(fake, kind), never).catch(() => [])).length > 0);
+    await waitFor(
+      async () => (await adapter.listModels(target(fake, kind), never).catch(() => [])).length > 0,
+    );
   });
 });
 
@@ -212,7 +250,9 @@ describe('host api keys', () => {
     const fake = await startFakeOpenAI({ apiKey: 'sk-host-right' });
     try {
       const adapter = providers.get('openai');
-      expect(await adapter.listModels(target(fake, 'openai', 'sk-host-right'), never)).toEqual([{ name: 'llama3.1' }]);
+      expect(await adapter.listModels(target(fake, 'openai', 'sk-host-right'), never)).toEqual([
+        { name: 'llama3.1' },
+      ]);
       expect(fake.requests[0]?.headers.authorization).toBe('Bearer sk-host-right');
       await expect(adapter.listModels(target(fake, 'openai', 'sk-host-wrong'), never)).rejects.toMatchObject({
         kind: 'status',
@@ -241,4 +281,34 @@ async function waitFor(check: () => boolean | Promise<boolean>, ms = 5000): Prom
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+describe('fake host as a process (benchmark)', () => {
+  it('main() starts the kind, port, tokens and delay given on the command line', async () => {
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const fake = await main([
+      '--kind',
+      'openai',
+      '--tokens',
+      '2',
+      '--token-delay-ms',
+      '1',
+      '--models',
+      'a,b',
+    ]);
+    write.mockRestore();
+    try {
+      const adapter = providers.get('openai');
+      expect(await adapter.listModels(target(fake, 'openai'), never)).toEqual([{ name: 'a' }, { name: 'b' }]);
+      const chunks = await collect(adapter.chat(target(fake, 'openai'), chat({ model: 'b' }), never));
+      expect(chunks.map((c) => c.text ?? '').join('')).toBe('tok0 tok1 ');
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
+/** Lets the client see sockets a fake just dropped, so the next request connects afresh. */
+function settle(): Promise<void> {
+  return new Promise((r) => setTimeout(r, 50));
 }

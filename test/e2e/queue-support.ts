@@ -29,7 +29,8 @@ async function call(t: TestApp, method: string, path: string, key: string, body?
 export const submit = (t: TestApp, key: string, body: unknown, headers: Record<string, string> = {}) =>
   call(t, 'POST', '/api/v1/qcompletions', key, body, headers);
 
-export const getTask = (t: TestApp, key: string, id: string) => call(t, 'GET', `/api/v1/qcompletions/${id}`, key);
+export const getTask = (t: TestApp, key: string, id: string) =>
+  call(t, 'GET', `/api/v1/qcompletions/${id}`, key);
 
 export const cancelTask = (t: TestApp, key: string, id: string) =>
   call(t, 'DELETE', `/api/v1/qcompletions/${id}`, key);
@@ -103,8 +104,12 @@ export class QueueCluster {
     await worker.close();
   }
 
-  async close(): Promise<void> {
+  async closeWorkers(): Promise<void> {
     for (const w of [...this.workers]) await this.closeWorker(w);
+  }
+
+  async close(): Promise<void> {
+    await this.closeWorkers();
     await this.api?.close();
   }
 

@@ -20,11 +20,14 @@ import {
 } from './queue-support';
 
 const QWEN2: [number, number] = [0.017, 0.027];
-const ZEPHYR: [number, number] = [0.019, 0.029];
 const SECRET = 'queue-test-secret';
 
 describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () => {
-  const cluster = new QueueCluster({ WEBHOOK_SECRET: SECRET, WEBHOOK_ALLOW_PRIVATE: 'true', QUEUE_ATTEMPTS: '2' });
+  const cluster = new QueueCluster({
+    WEBHOOK_SECRET: SECRET,
+    WEBHOOK_ALLOW_PRIVATE: 'true',
+    QUEUE_ATTEMPTS: '2',
+  });
   let good: FakeHost;
   let broken: FakeHost[];
   const hostIds: string[] = [];
@@ -59,7 +62,11 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
     const before = await balanceOf(cluster.api, alice.userId);
     const res = await submit(cluster.api, alice.key, ask('qwen2', content, { temperature: 0.7 }));
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ success: true, task_id: expect.any(String), message: 'Request queued successfully' });
+    expect(res.body).toEqual({
+      success: true,
+      task_id: expect.any(String),
+      message: 'Request queued successfully',
+    });
     const id = res.body.task_id as string;
 
     // Reserved at submit, before any worker exists; the API replica does not consume.
@@ -144,14 +151,15 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
       body: { success: false, message: 'Insufficient credits' },
     });
     expect(await balanceOf(cluster.api, alice.userId)).toBe(before);
-    const rows = (await cluster.api.dataSource.query(`SELECT count(*)::int AS n FROM tasks WHERE user_id = $1`, [
-      poor.userId,
-    ])) as { n: number }[];
+    const rows = (await cluster.api.dataSource.query(
+      `SELECT count(*)::int AS n FROM tasks WHERE user_id = $1`,
+      [poor.userId],
+    )) as { n: number }[];
     expect(rows[0]!.n).toBe(0);
   });
 
   it('cancels a queued task with a refund; a second cancel changes nothing', async () => {
-    await stopWorkers();
+    await cluster.closeWorkers();
     const before = await balanceOf(cluster.api, alice.userId);
     const id = await submitOk(cluster.api, alice.key, ask('qwen2', 'Cancel me'));
     expect(await balanceOf(cluster.api, alice.userId)).toBeLessThan(before);
@@ -202,7 +210,7 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
   });
 
   it("refuses to show or cancel another user's task: 404 Task not found, like a missing or malformed id", async () => {
-    await stopWorkers();
+    await cluster.closeWorkers();
     const id = await submitOk(cluster.api, alice.key, ask('qwen2', 'Private'));
     const notFound = { status: 404, body: { success: false, message: 'Task not found' } };
     expect(await getTask(cluster.api, bob.key, id)).toEqual(notFound);
@@ -215,7 +223,7 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
   });
 
   it('returns the same task for a retried submit with the same Idempotency-Key', async () => {
-    await stopWorkers();
+    await cluster.closeWorkers();
     const before = await balanceOf(cluster.api, alice.userId);
     const body = ask('qwen2', 'Only once');
     const headers = { 'Idempotency-Key': `retry-${cluster.prefix}` };
@@ -227,7 +235,9 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
     expect(a.status).toBe(200);
     expect(b.body.task_id).toBe(a.body.task_id);
     expect(c.body.task_id).toBe(a.body.task_id);
-    expect(before - (await balanceOf(cluster.api, alice.userId))).toBe(credits(QWEN2, [...'Only once'].length, 100));
+    expect(before - (await balanceOf(cluster.api, alice.userId))).toBe(
+      credits(QWEN2, [...'Only once'].length, 100),
+    );
     const other = await submit(cluster.api, alice.key, ask('qwen2', 'Something else'), headers);
     expect(other.status).toBe(422);
     // Another user's key space is separate.
@@ -239,7 +249,7 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
   });
 
   it('re-enqueues queued tasks after the queue keys vanished from Redis, and completes them', async () => {
-    await stopWorkers();
+    await cluster.closeWorkers();
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push(await submitOk(cluster.api, alice.key, ask('qwen2', `Lost ${i}`)));
     const redis = cluster.api.app.get(RedisService).client;
@@ -250,7 +260,8 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
 
     await worker();
     for (const id of ids) await waitForStatus(cluster.api, alice.key, id, ['completed']);
-    for (const id of ids) expect((await ledgerOf(cluster.api, id)).map((e) => e.kind)).toEqual(['reserve', 'settle']);
+    for (const id of ids)
+      expect((await ledgerOf(cluster.api, id)).map((e) => e.kind)).toEqual(['reserve', 'settle']);
   });
 
   it('POSTs the signed status body to webhook_url, retrying until the receiver accepts', async () => {
@@ -275,13 +286,20 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
     }
   });
 
+  it('exports queue depth and task events on /metrics', async () => {
+    const text = await (await fetch(`${cluster.api.url}/metrics`)).text();
+    expect(text).toMatch(/le_queue_jobs\{queue="tasks",state="waiting"\} \d+/);
+    expect(text).toMatch(/le_queue_task_events_total\{event="submitted"\} [1-9]/);
+  });
+
   it('deletes finished tasks after TASK_RETENTION_HOURS', async () => {
-    await stopWorkers();
+    await cluster.closeWorkers();
     const id = await submitOk(cluster.api, alice.key, ask('qwen2', 'Old news'));
     await cancelTask(cluster.api, alice.key, id);
-    await cluster.api.dataSource.query(`UPDATE tasks SET finished_at = now() - interval '25 hours' WHERE id = $1`, [
-      id,
-    ]);
+    await cluster.api.dataSource.query(
+      `UPDATE tasks SET finished_at = now() - interval '25 hours' WHERE id = $1`,
+      [id],
+    );
     const fresh = await submitOk(cluster.api, alice.key, ask('qwen2', 'New news'));
     await cancelTask(cluster.api, alice.key, fresh);
     expect(await cluster.api.app.get(TaskMaintenance).sweep()).toBeGreaterThanOrEqual(1);
@@ -289,9 +307,6 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
     expect((await getTask(cluster.api, alice.key, fresh)).body.status).toBe('cancelled');
   });
 
-  async function stopWorkers(): Promise<void> {
-    for (const w of [...cluster.workers]) await cluster.closeWorker(w);
-  }
 });
 
 describe('webhook_url without WEBHOOK_ALLOW_PRIVATE', () => {
@@ -332,17 +347,3 @@ function listen(answer: (req: IncomingMessage, body: string) => number): Promise
   });
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
-const pending = new Map<unknown, string>();
-const origSet = globalThis.setTimeout;
-const origClear = globalThis.clearTimeout;
-(globalThis as { setTimeout: unknown }).setTimeout = ((fn: () => void, ms?: number, ...args: unknown[]) => {
-  const stack = new Error().stack!.split('\n').slice(2, 7).join(' | ');
-  const t = origSet(() => { pending.delete(t); fn(); }, ms, ...args);
-  if ((ms ?? 0) >= 1000) pending.set(t, `${ms} ${stack}`);
-  return t;
-}) as typeof setTimeout;
-(globalThis as { clearTimeout: unknown }).clearTimeout = ((t: Parameters<typeof clearTimeout>[0]) => { pending.delete(t); origClear(t); }) as typeof clearTimeout;
-afterAll(async () => {
-  await new Promise((r) => origSet(r, 1500));
-  for (const v of pending.values()) console.log('PENDING', v.slice(0, 600));
-});

@@ -6,7 +6,7 @@ import type { FakeHost } from './fake-host.types';
 /**
  * Runs one fake host as a process (the benchmark's simulated GPU host):
  * `node dist/test/fakes/fake-host.main.js --kind ollama|openai --port 11434 --tokens 50 --token-delay-ms 20`
- * Prints `{"url": ...}` once listening; stops on SIGINT/SIGTERM.
+ * Prints `{"url": ...}` once listening; run directly, it closes cleanly on SIGINT/SIGTERM.
  */
 export async function main(argv: string[] = process.argv.slice(2)): Promise<FakeHost> {
   const { values } = parseArgs({
@@ -27,19 +27,23 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<Fake
     tokenDelayMs: Number(values['token-delay-ms']),
     models: values.models.split(','),
   };
-  if (values.kind !== 'ollama' && values.kind !== 'openai') throw new Error('--kind must be ollama or openai');
+  if (values.kind !== 'ollama' && values.kind !== 'openai')
+    throw new Error('--kind must be ollama or openai');
   const fake = values.kind === 'ollama' ? await startFakeOllama(options) : await startFakeOpenAI(options);
-  const stop = () => void fake.close().then(() => process.exit(0));
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
   process.stdout.write(`${JSON.stringify({ url: fake.url, kind: values.kind })}\n`);
   return fake;
 }
 
 // Started directly (not imported by the benchmark or a test).
 if (/fake-host\.main\.[jt]s$/.test(process.argv[1] ?? '')) {
-  main().catch((error: unknown) => {
-    process.stderr.write(`${(error as Error).message}\n`);
-    process.exit(1);
-  });
+  main()
+    .then((fake) => {
+      const stop = () => void fake.close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    })
+    .catch((error: unknown) => {
+      process.stderr.write(`${(error as Error).message}\n`);
+      process.exit(1);
+    });
 }

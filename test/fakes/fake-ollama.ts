@@ -52,13 +52,21 @@ async function generate(call: FakeCall, host: FakeServer, model: string, chat: b
   // Field order as Ollama writes it: chat puts done_reason before done, generate after it.
   const final = (content: string) => {
     const { model: m, created_at, done } = piece(content, true);
-    const stats = { total_duration: 1000000 * (tokens + 1), load_duration: 1000000, ...usage(opts, inputTokens, tokens) };
+    const stats = {
+      total_duration: 1000000 * (tokens + 1),
+      load_duration: 1000000,
+      ...usage(opts, inputTokens, tokens),
+    };
     return chat
       ? { model: m, created_at, message: { role: 'assistant', content }, done_reason: finish, done, ...stats }
       : { model: m, created_at, response: content, done, done_reason: finish, context: [1, 2, 3], ...stats };
   };
   if (body.stream === false) {
-    return host.sendJson(call.res, 200, final(Array.from({ length: tokens }, (_, i) => opts.text(i)).join('')));
+    return host.sendJson(
+      call.res,
+      200,
+      final(Array.from({ length: tokens }, (_, i) => opts.text(i)).join('')),
+    );
   }
   await host.stream(call, {
     contentType: NDJSON,
@@ -92,11 +100,27 @@ function embed(call: FakeCall, model: string) {
 }
 
 function tag(name: string) {
-  return { name, model: name, modified_at: '2025-01-01T00:00:00Z', size: 4920753328, digest: DIGEST, details: DETAILS };
+  return {
+    name,
+    model: name,
+    modified_at: '2025-01-01T00:00:00Z',
+    size: 4920753328,
+    digest: DIGEST,
+    details: DETAILS,
+  };
 }
 
 function running(name: string) {
   const expires = new Date(Date.now() + 300_000).toISOString();
   const { name: n, model, size, digest, details } = tag(name);
-  return { name: n, model, size, digest, details, expires_at: expires, size_vram: size, context_length: 4096 };
+  return {
+    name: n,
+    model,
+    size,
+    digest,
+    details,
+    expires_at: expires,
+    size_vram: size,
+    context_length: 4096,
+  };
 }

@@ -13,7 +13,12 @@ export function startFakeOpenAI(options: FakeHostOptions = {}): Promise<FakeHost
 
 const openaiKind: FakeKind = {
   errorBody: (status, message, code) => ({
-    error: { message, type: status >= 500 ? 'server_error' : 'invalid_request_error', param: null, code: code ?? null },
+    error: {
+      message,
+      type: status >= 500 ? 'server_error' : 'invalid_request_error',
+      param: null,
+      code: code ?? null,
+    },
   }),
   // Echoes the presented key, unmasked, so tests prove the platform redacts host keys.
   unauthorized: (presented) => ({
@@ -23,10 +28,19 @@ const openaiKind: FakeKind = {
   async route(call, host) {
     const key = `${call.method} ${call.path}`;
     if (key === 'GET /v1/models') {
-      const data = call.opts.models.map((id) => ({ id, object: 'model', created: 1700000000, owned_by: 'organization-owner' }));
+      const data = call.opts.models.map((id) => ({
+        id,
+        object: 'model',
+        created: 1700000000,
+        owned_by: 'organization-owner',
+      }));
       return host.sendJson(call.res, 200, { object: 'list', data });
     }
-    if (key === 'POST /v1/chat/completions' || key === 'POST /v1/completions' || key === 'POST /v1/embeddings') {
+    if (
+      key === 'POST /v1/chat/completions' ||
+      key === 'POST /v1/completions' ||
+      key === 'POST /v1/embeddings'
+    ) {
       const model = String(call.body.model ?? '');
       if (!call.opts.models.includes(model)) {
         const message = `The model \`${model}\` does not exist or you do not have access to it.`;
@@ -35,7 +49,11 @@ const openaiKind: FakeKind = {
       if (key === 'POST /v1/embeddings') return host.sendJson(call.res, 200, embeddings(call, model));
       return complete(call, host, model, key === 'POST /v1/chat/completions');
     }
-    host.sendJson(call.res, 404, openaiKind.errorBody(404, `Unknown request URL: ${call.method} ${call.path}.`, 'unknown_url'));
+    host.sendJson(
+      call.res,
+      404,
+      openaiKind.errorBody(404, `Unknown request URL: ${call.method} ${call.path}.`, 'unknown_url'),
+    );
   },
 };
 
@@ -55,7 +73,12 @@ async function complete(call: FakeCall, host: FakeServer, model: string, chat: b
   if (body.stream !== true) {
     const content = Array.from({ length: tokens }, (_, i) => text(i)).join('');
     const choice = chat
-      ? { index: 0, message: { role: 'assistant', content, refusal: null }, logprobs: null, finish_reason: finish }
+      ? {
+          index: 0,
+          message: { role: 'assistant', content, refusal: null },
+          logprobs: null,
+          finish_reason: finish,
+        }
       : { text: content, index: 0, logprobs: null, finish_reason: finish };
     return host.sendJson(call.res, 200, {
       id,
@@ -81,7 +104,12 @@ async function complete(call: FakeCall, host: FakeServer, model: string, chat: b
     })}\n\n`;
   const delta = (content: string | undefined, finishReason: string | null, role?: string) =>
     chat
-      ? { index: 0, delta: { ...(role ? { role } : {}), ...(content !== undefined ? { content } : {}) }, logprobs: null, finish_reason: finishReason }
+      ? {
+          index: 0,
+          delta: { ...(role ? { role } : {}), ...(content !== undefined ? { content } : {}) },
+          logprobs: null,
+          finish_reason: finishReason,
+        }
       : { text: content ?? '', index: 0, logprobs: null, finish_reason: finishReason };
 
   await host.stream(call, {
@@ -103,7 +131,11 @@ function embeddings(call: FakeCall, model: string) {
   const promptTokens = inputTokensOfText(texts);
   return {
     object: 'list',
-    data: texts.map((t, index) => ({ object: 'embedding', index, embedding: fakeEmbedding(t, call.opts.embeddingDims) })),
+    data: texts.map((t, index) => ({
+      object: 'embedding',
+      index,
+      embedding: fakeEmbedding(t, call.opts.embeddingDims),
+    })),
     model,
     usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
   };

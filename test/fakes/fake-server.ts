@@ -34,7 +34,10 @@ export interface FakeKind {
   unauthorized(presented: string | undefined): { message: string; code: string };
 }
 
-const ERRORS: Record<'error500' | 'error503' | 'error429', { status: number; message: string; code?: string }> = {
+const ERRORS: Record<
+  'error500' | 'error503' | 'error429',
+  { status: number; message: string; code?: string }
+> = {
   error500: { status: 500, message: 'llama runner process has terminated: exit status 2' },
   error503: { status: 503, message: 'server busy, please try again.  maximum pending requests exceeded' },
   error429: { status: 429, message: 'Rate limit reached for requests', code: 'rate_limit_exceeded' },
@@ -85,14 +88,21 @@ export class FakeServer implements FakeHost {
 
   sendJson(res: ServerResponse, status: number, body: unknown): void {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+    res.writeHead(status, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(text),
+    });
     res.end(text);
   }
 
   /** Streams an answer frame by frame; in 'die-mid-stream' destroys the socket after `dieAfter` tokens. */
   async stream(call: FakeCall, plan: StreamPlan): Promise<void> {
     const { res, opts } = call;
-    res.writeHead(200, { 'Content-Type': plan.contentType, 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
+    res.writeHead(200, {
+      'Content-Type': plan.contentType,
+      'Cache-Control': 'no-cache',
+      Connection: 'keep-alive',
+    });
     for (const frame of plan.head) if (!(await write(res, frame))) return;
     for (let i = 0; i < plan.tokens; i++) {
       if (call.mode === 'die-mid-stream' && i >= opts.dieAfter) return this.kill(res.socket);
@@ -151,7 +161,14 @@ export class FakeServer implements FakeHost {
       const { message, code } = this.kind.unauthorized(presented);
       return this.sendJson(res, 401, this.kind.errorBody(401, message, code));
     }
-    const call: FakeCall = { method: req.method ?? 'GET', path, body: asObject(body), res, opts: this.opts, mode };
+    const call: FakeCall = {
+      method: req.method ?? 'GET',
+      path,
+      body: asObject(body),
+      res,
+      opts: this.opts,
+      mode,
+    };
     await this.kind.route(call, this);
   }
 
@@ -203,7 +220,9 @@ function parseBody(raw: string): unknown {
 }
 
 function asObject(body: unknown): Record<string, unknown> {
-  return body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as Record<string, unknown>) : {};
+  return body !== null && typeof body === 'object' && !Array.isArray(body)
+    ? (body as Record<string, unknown>)
+    : {};
 }
 
 function bearer(header: string | undefined): string | undefined {
@@ -215,7 +234,10 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Tokens to emit: the configured count, capped by the request's output limit (then finish "length"). */
-export function plannedTokens(opts: ResolvedOptions, limit: unknown): { tokens: number; finish: 'stop' | 'length' } {
+export function plannedTokens(
+  opts: ResolvedOptions,
+  limit: unknown,
+): { tokens: number; finish: 'stop' | 'length' } {
   const cap = typeof limit === 'number' && limit > 0 ? Math.floor(limit) : Infinity;
   return cap < opts.tokens ? { tokens: cap, finish: 'length' } : { tokens: opts.tokens, finish: 'stop' };
 }

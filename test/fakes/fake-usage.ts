@@ -12,13 +12,18 @@ export function contentText(content: unknown): string {
   if (typeof content === 'string') return content;
   if (!Array.isArray(content)) return '';
   return content
-    .map((part: { type?: string; text?: unknown }) => (part?.type === 'text' && typeof part.text === 'string' ? part.text : ''))
+    .map((part: { type?: string; text?: unknown }) =>
+      part?.type === 'text' && typeof part.text === 'string' ? part.text : '',
+    )
     .join(' ');
 }
 
 export function inputTokensOfMessages(messages: unknown): number {
   if (!Array.isArray(messages)) return 0;
-  return messages.reduce((sum: number, m: { content?: unknown }) => sum + countWords(contentText(m?.content)), 0);
+  return messages.reduce(
+    (sum: number, m: { content?: unknown }) => sum + countWords(contentText(m?.content)),
+    0,
+  );
 }
 
 export function inputTokensOfText(input: unknown): number {

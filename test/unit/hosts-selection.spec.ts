@@ -94,7 +94,11 @@ describe('host health rules', () => {
     expect(h.status).toBe('unhealthy');
     expect(isUsable(h, NOW)).toBe(false);
     applyCheckSuccess(h, [{ name: 'n', warm: true }], NOW);
-    expect(h).toMatchObject({ status: 'healthy', consecutiveFailures: 0, discovered: [{ name: 'n', warm: true }] });
+    expect(h).toMatchObject({
+      status: 'healthy',
+      consecutiveFailures: 0,
+      discovered: [{ name: 'n', warm: true }],
+    });
   });
 
   it('a never-checked host is unhealthy at its first failed check', () => {
@@ -123,7 +127,8 @@ describe('host health rules', () => {
     expect(c.status).toBe('healthy');
 
     const d = host('d');
-    for (let i = 0; i < 3; i++) applyLiveFailure(d, new UpstreamError('status', 'HTTP 500', 500), 'm', limits, NOW);
+    for (let i = 0; i < 3; i++)
+      applyLiveFailure(d, new UpstreamError('status', 'HTTP 500', 500), 'm', limits, NOW);
     expect(d.status).toBe('unhealthy');
   });
 
@@ -147,6 +152,7 @@ describe('HOSTS bootstrap parsing', () => {
   it('rejects unknown providers and non-http urls', () => {
     expect(() => parseHostsEnv('vllm=http://x:1')).toThrow(/ollama=<url> or openai=<url>/);
     expect(() => normalizeBaseUrl('ftp://x')).toThrow(/http/);
+    expect(() => normalizeBaseUrl('http://user:secret@gpu:8000')).toThrow(/api_key/);
     expect(() => parseHostsEnv('ollama')).toThrow();
   });
 });

@@ -30,7 +30,14 @@ describe('parameter tables', () => {
       OLLAMA_OPTIONS,
       request({ maxTokens: 64, numContext: 4096, temperature: 3, topP: 0.9, seed: 7.8, presencePenalty: -5 }),
     );
-    expect(wire).toEqual({ num_predict: 64, num_ctx: 4096, temperature: 2, top_p: 0.9, seed: 7, presence_penalty: -2 });
+    expect(wire).toEqual({
+      num_predict: 64,
+      num_ctx: 4096,
+      temperature: 2,
+      top_p: 0.9,
+      seed: 7,
+      presence_penalty: -2,
+    });
   });
 
   it('sends only fields that are set (or defaulted) to OpenAI-compatible hosts', () => {
@@ -55,7 +62,9 @@ describe('stream framing', () => {
   });
 
   it('a malformed line is a protocol error', async () => {
-    await expect(collect(readNdjson(Readable.from(['{oops}\n'])))).rejects.toMatchObject({ kind: 'protocol' });
+    await expect(collect(readNdjson(Readable.from(['{oops}\n'])))).rejects.toMatchObject({
+      kind: 'protocol',
+    });
   });
 });
 
@@ -65,6 +74,8 @@ describe('upstream errors', () => {
     expect(toUpstreamError(refused)).toMatchObject({ kind: 'connect', retryable: true });
     const aggregate = new AggregateError([refused], 'all failed');
     expect(toUpstreamError(aggregate).kind).toBe('connect');
+    const dropped = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
+    expect(toUpstreamError(dropped)).toMatchObject({ kind: 'protocol', retryable: true });
     const headers = Object.assign(new Error('Headers Timeout Error'), { code: 'UND_ERR_HEADERS_TIMEOUT' });
     expect(toUpstreamError(headers)).toMatchObject({ kind: 'timeout', retryable: true });
     const controller = new AbortController();

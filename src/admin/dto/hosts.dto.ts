@@ -31,7 +31,9 @@ const IsLabels = () =>
         !Array.isArray(value) &&
         Object.keys(value).length <= 50 &&
         Object.entries(value).every(
-          ([k, v]) => k.length <= 100 && (['number', 'boolean'].includes(typeof v) || (typeof v === 'string' && v.length <= 200)),
+          ([k, v]) =>
+            k.length <= 100 &&
+            (['number', 'boolean'].includes(typeof v) || (typeof v === 'string' && v.length <= 200)),
         ),
       defaultMessage: () => '$property must be an object of at most 50 string, number or boolean values',
     },
@@ -46,7 +48,10 @@ export class CreateHostDto implements HostInput {
   @MaxLength(100)
   name!: string;
 
-  @ApiProperty({ example: 'http://10.0.0.5:11434', description: 'http(s) root of the host (for OpenAI-compatible hosts with or without /v1)' })
+  @ApiProperty({
+    example: 'http://10.0.0.5:11434',
+    description: 'http(s) root of the host (for OpenAI-compatible hosts with or without /v1)',
+  })
   @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
   @MaxLength(500)
   base_url!: string;
@@ -55,7 +60,11 @@ export class CreateHostDto implements HostInput {
   @IsIn(PROVIDERS)
   provider!: ProviderKind;
 
-  @ApiPropertyOptional({ description: 'Bearer key the host requires; never returned', writeOnly: true, nullable: true })
+  @ApiPropertyOptional({
+    description: 'Bearer key the host requires; never returned',
+    writeOnly: true,
+    nullable: true,
+  })
   @IsOptional()
   @IsString()
   @MaxLength(500)
@@ -77,7 +86,13 @@ export class CreateHostDto implements HostInput {
   @Max(10000)
   max_concurrency?: number;
 
-  @ApiPropertyOptional({ type: 'integer', minimum: 0, maximum: 1000, default: 1, description: 'Preferred among equally loaded hosts' })
+  @ApiPropertyOptional({
+    type: 'integer',
+    minimum: 0,
+    maximum: 1000,
+    default: 1,
+    description: 'Preferred among equally loaded hosts',
+  })
   @IsOptional()
   @IsInt()
   @Min(0)

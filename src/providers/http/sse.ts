@@ -8,7 +8,9 @@ export const SSE_DONE = Symbol('sse-done');
  * Parses an SSE stream of JSON events (OpenAI-compatible): `data:` lines joined per event,
  * `data: [DONE]` yields SSE_DONE; comments (`:`) and other fields are skipped.
  */
-export async function* readSseJson<T>(body: AsyncIterable<Buffer | string>): AsyncGenerator<T | typeof SSE_DONE> {
+export async function* readSseJson<T>(
+  body: AsyncIterable<Buffer | string>,
+): AsyncGenerator<T | typeof SSE_DONE> {
   let data: string[] = [];
   for await (const line of readLines(body)) {
     if (line === '') {

@@ -26,7 +26,8 @@ export class UpstreamHttp implements OnModuleDestroy {
       connect: { timeout: config.hostConnectTimeoutMs },
       headersTimeout: config.hostFirstByteTimeoutMs,
       bodyTimeout: config.hostFirstByteTimeoutMs,
-      keepAliveTimeout: 30_000,
+      // Below common server idle timeouts (uvicorn: 5 s), so a pooled socket is rarely stale.
+      keepAliveTimeout: 4_000,
     });
   }
 
@@ -43,7 +44,9 @@ export class UpstreamHttp implements OnModuleDestroy {
     signal: AbortSignal,
     readError: ErrorBodyReader,
   ): Promise<UpstreamResponse> {
-    const headers: Record<string, string> = { accept: 'application/json, application/x-ndjson, text/event-stream' };
+    const headers: Record<string, string> = {
+      accept: 'application/json, application/x-ndjson, text/event-stream',
+    };
     if (body !== undefined) headers['content-type'] = 'application/json';
     if (host.apiKey) headers.authorization = `Bearer ${host.apiKey}`;
     try {

@@ -37,7 +37,11 @@ export class OllamaProvider implements ProviderAdapter {
     return this.stream<OllamaChatLine>(host, '/api/chat', body, signal, (line) => line.message?.content);
   }
 
-  complete(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionChunk> {
+  complete(
+    host: ProviderHost,
+    request: CompletionRequest,
+    signal: AbortSignal,
+  ): AsyncIterable<CompletionChunk> {
     const prompt = request.prompt ?? request.messages.map((m) => m.content).join('\n');
     const body = { model: request.model, prompt, stream: true, ...this.common(request) };
     return this.stream<OllamaGenerateLine>(host, '/api/generate', body, signal, (line) => line.response);
@@ -52,7 +56,8 @@ export class OllamaProvider implements ProviderAdapter {
       signal,
       readOllamaError,
     );
-    if (!Array.isArray(res.embeddings)) throw new UpstreamError('protocol', 'No embeddings in /api/embed answer');
+    if (!Array.isArray(res.embeddings))
+      throw new UpstreamError('protocol', 'No embeddings in /api/embed answer');
     // Ollama reports prompt_eval_count; older builds omit it, then ~4 characters per token.
     const inputTokens = res.prompt_eval_count ?? estimateTokens(request.input.join(''));
     return { embeddings: res.embeddings, usage: { inputTokens } };

@@ -13,12 +13,7 @@ import type { DiscoveredModel, ProviderAdapter, ProviderHost } from '../provider
 import { estimateTokens } from '../token-estimate';
 import { toUpstreamError, UpstreamError } from '../upstream-error';
 import { OPENAI_PARAMS } from './openai.params';
-import type {
-  OpenAIEmbeddingList,
-  OpenAIMessage,
-  OpenAIModelList,
-  OpenAIStreamChunk,
-} from './openai.types';
+import type { OpenAIEmbeddingList, OpenAIMessage, OpenAIModelList, OpenAIStreamChunk } from './openai.types';
 
 /**
  * OpenAI-compatible servers (vLLM, TGI, llama.cpp, LM Studio, LiteLLM, OpenAI): /v1/chat/completions,
@@ -30,17 +25,29 @@ export class OpenAIProvider implements ProviderAdapter {
   constructor(private readonly http: UpstreamHttp) {}
 
   chat(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionChunk> {
-    const body = { model: request.model, messages: request.messages.map(toOpenAIMessage), ...common(request) };
+    const body = {
+      model: request.model,
+      messages: request.messages.map(toOpenAIMessage),
+      ...common(request),
+    };
     return this.stream(host, '/chat/completions', body, signal);
   }
 
-  complete(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionChunk> {
+  complete(
+    host: ProviderHost,
+    request: CompletionRequest,
+    signal: AbortSignal,
+  ): AsyncIterable<CompletionChunk> {
     const prompt = request.prompt ?? request.messages.map((m) => m.content).join('\n');
     return this.stream(host, '/completions', { model: request.model, prompt, ...common(request) }, signal);
   }
 
   async embed(host: ProviderHost, request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
-    const body: Record<string, unknown> = { model: request.model, input: request.input, encoding_format: 'float' };
+    const body: Record<string, unknown> = {
+      model: request.model,
+      input: request.input,
+      encoding_format: 'float',
+    };
     if (request.user) body.user = request.user;
     const res = await this.http.json<OpenAIEmbeddingList>(
       host,
@@ -57,7 +64,14 @@ export class OpenAIProvider implements ProviderAdapter {
   }
 
   async listModels(host: ProviderHost, signal: AbortSignal): Promise<DiscoveredModel[]> {
-    const res = await this.http.json<OpenAIModelList>(host, 'GET', v1(host, '/models'), undefined, signal, readOpenAIError);
+    const res = await this.http.json<OpenAIModelList>(
+      host,
+      'GET',
+      v1(host, '/models'),
+      undefined,
+      signal,
+      readOpenAIError,
+    );
     if (!Array.isArray(res.data)) throw new UpstreamError('protocol', 'No data in /v1/models answer');
     return res.data.map((m) => ({ name: m.id }));
   }
@@ -74,12 +88,17 @@ export class OpenAIProvider implements ProviderAdapter {
     try {
       for await (const event of readSseJson<OpenAIStreamChunk>(res.body)) {
         if (event === SSE_DONE) break;
-        if (event.error) throw new UpstreamError('protocol', `Host error: ${event.error.message ?? 'unknown'}`);
+        if (event.error)
+          throw new UpstreamError('protocol', `Host error: ${event.error.message ?? 'unknown'}`);
         const choice = event.choices?.[0];
         const text = choice?.delta?.content ?? choice?.text;
         if (text) yield { text };
         if (choice?.finish_reason) finishReason = toFinishReason(choice.finish_reason);
-        if (event.usage) usage = { inputTokens: event.usage.prompt_tokens, outputTokens: event.usage.completion_tokens ?? 0 };
+        if (event.usage)
+          usage = {
+            inputTokens: event.usage.prompt_tokens,
+            outputTokens: event.usage.completion_tokens ?? 0,
+          };
       }
       // Without [DONE] a stream is complete only if the host said why it stopped.
       if (!finishReason) throw new UpstreamError('protocol', 'The stream ended without a finish reason');

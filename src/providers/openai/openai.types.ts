@@ -1,5 +1,6 @@
 /** The OpenAI-compatible wire format (https://platform.openai.com/docs/api-reference), fields we use. */
-export type OpenAIContentPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
+export type OpenAIContentPart =
+  { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string } };
 
 export interface OpenAIMessage {
   role: string;
@@ -16,12 +17,14 @@ export interface OpenAIUsage {
 export interface OpenAIStreamChunk {
   id?: string;
   object?: string;
-  choices?: {
-    index: number;
-    delta?: { role?: string; content?: string | null };
-    text?: string;
-    finish_reason?: string | null;
-  }[] | null;
+  choices?:
+    | {
+        index: number;
+        delta?: { role?: string; content?: string | null };
+        text?: string;
+        finish_reason?: string | null;
+      }[]
+    | null;
   usage?: OpenAIUsage | null;
   error?: { message?: string };
 }

@@ -28,7 +28,11 @@ export class QueuedCompletionBody {
   @ApiPropertyOptional({ type: 'integer', default: 2048 })
   num_context?: number;
 
-  @ApiPropertyOptional({ enum: ['default', 'json'], default: 'default', description: '"json" asks for JSON output' })
+  @ApiPropertyOptional({
+    enum: ['default', 'json'],
+    default: 'default',
+    description: '"json" asks for JSON output',
+  })
   output_format?: 'default' | 'json';
 
   @ApiPropertyOptional({

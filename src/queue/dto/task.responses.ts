@@ -32,7 +32,10 @@ export class TaskStatusResponse {
   @ApiPropertyOptional({ description: 'The completion, once completed' })
   result?: string;
 
-  @ApiPropertyOptional({ description: 'Why it failed, once failed', example: 'Max attempts reached - no available hosts' })
+  @ApiPropertyOptional({
+    description: 'Why it failed, once failed',
+    example: 'Max attempts reached - no available hosts',
+  })
   error?: string;
 
   @ApiPropertyOptional({ type: TaskUsageResponse })
