@@ -12,4 +12,10 @@ type MigrationClass = new () => MigrationInterface;
  * compiled app, the CLI and Jest's ESM loader, on PostgreSQL and on embedded PGlite alike.
  * Numbering: 1710000001000 auth, …2000 billing, …3000 hosts, …4000 completions, …5000 queue.
  */
-export const migrations: MigrationClass[] = [Auth1710000001000, Billing1710000002000, Hosts1710000003000, Usage1710000004000, Tasks1710000005000];
+export const migrations: MigrationClass[] = [
+  Auth1710000001000,
+  Billing1710000002000,
+  Hosts1710000003000,
+  Usage1710000004000,
+  Tasks1710000005000,
+];

@@ -1,10 +1,11 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { BullModule } from '@nestjs/bull';
 import { AdminModule } from './admin/admin.module';
 import { AuthModule } from './auth/auth.module';
 import { BillingModule } from './billing/billing.module';
 import { ApiExceptionFilter } from './common/api-exception.filter';
+import { WorkerRoleMiddleware } from './common/worker-role.middleware';
 import { CompletionsModule } from './completions/completions.module';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule, ConfigOverrides } from './config/config.module';
@@ -20,7 +21,7 @@ import { RedisModule } from './redis/redis.module';
 import { RedisService } from './redis/redis.service';
 
 @Module({})
-export class AppModule {
+export class AppModule implements NestModule {
   /** The whole application; `overrides` lets tests and the CLI set configuration without process.env. */
   static forRoot(overrides: ConfigOverrides = {}): DynamicModule {
     return {
@@ -50,5 +51,9 @@ export class AppModule {
       ],
       providers: [{ provide: APP_FILTER, useClass: ApiExceptionFilter }],
     };
+  }
+
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(WorkerRoleMiddleware).forRoutes('*path');
   }
 }

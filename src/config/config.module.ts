@@ -16,18 +16,21 @@ export interface ConfigOverrides {
 @Module({})
 export class AppConfigModule {
   static forRoot(overrides: ConfigOverrides = {}): DynamicModule {
-    // Validate now, synchronously: ConfigModule.forRoot is async and its rejection would escape.
+    // Validate now, synchronously (ConfigModule.forRoot is async and its rejection would escape),
+    // and hand ConfigModule the result only: it must not copy one app's settings into
+    // process.env, where the next app in the same process (tests, CLI) would inherit them.
     const fromFile =
       overrides.ignoreEnvFile || !existsSync('.env') ? {} : parseEnv(readFileSync('.env', 'utf8'));
-    validateEnv(withOverrides({ ...fromFile, ...process.env }, overrides.env));
+    const validated = validateEnv(withOverrides({ ...fromFile, ...process.env }, overrides.env));
     return {
       module: AppConfigModule,
       imports: [
         ConfigModule.forRoot({
-          ignoreEnvFile: overrides.ignoreEnvFile ?? false,
-          envFilePath: '.env',
+          ignoreEnvFile: true,
+          ignoreEnvVars: true,
+          skipProcessEnv: true,
           cache: true,
-          validate: (raw) => validateEnv(withOverrides(raw, overrides.env)),
+          load: [() => validated],
         }),
       ],
       providers: [AppConfig],
@@ -42,7 +45,7 @@ function withOverrides(
 ): Record<string, unknown> {
   if (!env) return raw;
   const merged: Record<string, unknown> = { ...raw };
-  // An unset override becomes '' so ConfigService never falls back to process.env for it.
+  // An unset override becomes '' (the schema reads '' as unset for optional URLs and keys).
   for (const [name, value] of Object.entries(env)) merged[name] = value ?? '';
   return merged;
 }

@@ -1,9 +1,9 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DataSourceOptions } from 'typeorm';
-import { PGliteDriver } from 'typeorm-pglite';
 import { migrations } from '../../migrations';
 import type { AppConfig } from '../config/app-config';
+import { serializedPGliteDriver } from './serialized-pglite';
 
 export type DatabaseSettings = Pick<AppConfig, 'databaseUrl' | 'dataDir' | 'databasePoolSize' | 'dbMigrate'>;
 
@@ -35,8 +35,7 @@ export function buildDataSourceOptions(settings: DatabaseSettings): DataSourceOp
   mkdirSync(dir, { recursive: true });
   return {
     ...common,
-    driver: new PGliteDriver({ dataDir: dir }).driver,
-    // PGlite is single-connection; TypeORM must not expect a real pool.
+    driver: serializedPGliteDriver(dir),
     poolSize: 1,
   };
 }

@@ -1,7 +1,6 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import type { Queue } from 'bull';
-import type { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config';
 import { WEBHOOKS_QUEUE, TASKS_QUEUE } from './queue.constants';
 import { RunningTasks } from './running-tasks';
@@ -68,28 +67,18 @@ export class QueueLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     await this.maintenance.stop();
     if (this.consuming) {
-      await Promise.all([this.tasks.pause(true, true), this.webhookJobs.pause(true, true)]).catch(
-        () => undefined,
-      );
-      await this.processor.idle(this.config.shutdownGraceMs);
+      if (this.processor.busy && this.config.shutdownGraceMs > 0) {
+        await Promise.all([this.tasks.pause(true, true), this.webhookJobs.pause(true, true)]).catch(
+          () => undefined,
+        );
+        await this.processor.idle(this.config.shutdownGraceMs);
+      }
       await Promise.all([this.tasks.close(true), this.webhookJobs.close(true)]);
       await this.processor.stop();
       await this.running.close();
     } else {
       await Promise.all([this.tasks.close(), this.webhookJobs.close()]);
     }
-    closeBlockingClients([this.tasks, this.webhookJobs]);
     await this.webhooks.close();
-  }
-}
-
-/**
- * Bull closes the blocking connection and then opens it again (to interrupt BRPOPLPUSH); with
- * our createClient it leaves that new connection to us, and RedisService stopped tracking it
- * when the first one ended. Without this, a closed worker keeps the process (and Jest) alive.
- */
-function closeBlockingClients(queues: Queue[]): void {
-  for (const queue of queues as unknown as { bclientInitialized?: boolean; bclient: Redis }[]) {
-    if (queue.bclientInitialized) queue.bclient.disconnect();
   }
 }

@@ -76,8 +76,4 @@ export class RunningTasks {
   stopAll(reason: TaskStopReason): void {
     for (const taskId of this.running.keys()) this.stop(taskId, reason);
   }
-
-  get size(): number {
-    return this.running.size;
-  }
 }

@@ -29,7 +29,8 @@ export class TaskProcessor {
   /** This process's name in the task rows (two apps in one test process must differ). */
   readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   private readonly inFlight = new Set<Promise<void>>();
-  private stopping = false;
+  /** Aborted at shutdown: ends waits for other workers' leases at once. */
+  private readonly stopping = new AbortController();
 
   constructor(
     private readonly store: TasksStore,
@@ -52,9 +53,13 @@ export class TaskProcessor {
 
   /** Shutdown: stop waiting for other workers' tasks, then abort what runs here. */
   async stop(): Promise<void> {
-    this.stopping = true;
+    this.stopping.abort();
     this.running.stopAll('shutdown');
     await Promise.all([...this.inFlight]);
+  }
+
+  get busy(): boolean {
+    return this.inFlight.size > 0;
   }
 
   /** Resolves once nothing runs here, or after `ms`. */
@@ -113,8 +118,14 @@ export class TaskProcessor {
       if (claimed) return claimed;
       const current = await this.store.find(taskId);
       if (!current || (current.status !== 'processing' && current.status !== 'queued')) return null;
-      if (this.stopping) throw new TaskReleased(`worker stopping before task ${taskId} was claimed`);
-      if (current.status === 'processing') await sleep(Math.max(50, this.leaseMs / 3));
+      if (this.stopping.signal.aborted) {
+        throw new TaskReleased(`worker stopping before task ${taskId} was claimed`);
+      }
+      if (current.status === 'processing') {
+        await sleep(Math.max(50, this.leaseMs / 3), undefined, { signal: this.stopping.signal }).catch(
+          () => undefined,
+        );
+      }
     }
   }
 

@@ -53,6 +53,8 @@ export class TasksService {
       requestId: id,
       model: queued.request.model,
       credits,
+      // A task may wait in the queue longer than any timeout: never swept; this module closes it.
+      holdMs: null,
     });
     let stored: { task: Task; inserted: boolean };
     try {

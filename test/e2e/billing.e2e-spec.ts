@@ -266,7 +266,7 @@ describe('billing service (PostgreSQL)', () => {
 
   describe('sweep', () => {
     it('refunds a crashed reservation once, with two app instances sweeping at the same time', async () => {
-      const other = await startTestApp();
+      const other = await startTestApp({ DATABASE_POOL_SIZE: '2' });
       try {
         const userId = await newUser();
         await billing.topUp(userId, 10_000n);
@@ -309,6 +309,7 @@ describe('billing service (PostgreSQL)', () => {
       const sweeping = await startTestApp({
         RESERVATION_SWEEP_INTERVAL_MS: '100',
         RESERVATION_TIMEOUT_MS: '1000',
+        DATABASE_POOL_SIZE: '2',
       });
       try {
         const userId = await newUser();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { createApp } from '../../src/app.factory';
+import { DataSource } from 'typeorm';
 import { RedisService } from '../../src/redis/redis.service';
 
 describe('embedded mode (no DATABASE_URL, no REDIS_URL)', () => {
@@ -53,5 +54,22 @@ describe('embedded mode (no DATABASE_URL, no REDIS_URL)', () => {
     const moved = await redis.blmove('le-embedded-test:src', 'le-embedded-test:dst', 'RIGHT', 'LEFT', 1);
     expect(moved).toBe('job');
     expect(await redis.eval("return redis.call('LLEN', KEYS[1])", 1, 'le-embedded-test:dst')).toBe(1);
+  });
+
+  it('runs concurrent transactions one at a time on the single embedded connection', async () => {
+    const db = app.get(DataSource);
+    await db.query('CREATE TABLE tx_probe (id int)');
+    const results = await Promise.allSettled(
+      Array.from({ length: 10 }, (_, i) =>
+        db.transaction(async (m) => {
+          await m.query('INSERT INTO tx_probe (id) VALUES ($1)', [i]);
+          await new Promise((r) => setTimeout(r, 5));
+          if (i % 2 === 1) throw new Error('roll back');
+        }),
+      ),
+    );
+    expect(results.filter((r) => r.status === 'rejected')).toHaveLength(5);
+    const rows = (await db.query('SELECT id FROM tx_probe ORDER BY id')) as { id: number }[];
+    expect(rows.map((r) => r.id)).toEqual([0, 2, 4, 6, 8]);
   });
 });

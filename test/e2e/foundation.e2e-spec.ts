@@ -100,4 +100,17 @@ describe('foundation (PostgreSQL + Redis)', () => {
     expect(text).toMatch(/le_http_requests_total\{method="GET",route="\/health",status="200"\} \d+/);
     expect(text).toContain('le_process_resident_memory_bytes');
   });
+
+  it('a worker process (APP_ROLE=worker) serves probes and metrics, no API', async () => {
+    const worker = await startTestApp({ APP_ROLE: 'worker' });
+    try {
+      expect((await fetch(`${worker.url}/health`)).status).toBe(200);
+      expect((await fetch(`${worker.url}/metrics`)).status).toBe(200);
+      const api = await fetch(`${worker.url}/v1/models`, { headers: { Authorization: 'Bearer x' } });
+      expect(api.status).toBe(404);
+      expect(((await api.json()) as { error: { code: string } }).error.code).toBe('not_found');
+    } finally {
+      await worker.close();
+    }
+  });
 });

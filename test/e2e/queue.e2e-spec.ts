@@ -286,6 +286,44 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
     }
   });
 
+  it('tells the webhook about a cancel too', async () => {
+    await worker();
+    const received: string[] = [];
+    const receiver = await listen((_req, body) => {
+      received.push(body);
+      return 204;
+    });
+    try {
+      const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+      await cluster.closeWorkers();
+      const id = await submitOk(cluster.api, alice.key, ask('qwen2', 'Never mind', { webhook_url: url }));
+      await cancelTask(cluster.api, alice.key, id);
+      // Deliveries are made by workers; the API replica only queued it.
+      await worker();
+      await eventually(async () => received.length === 1);
+      expect(JSON.parse(received[0]!)).toMatchObject({ success: true, task_id: id, status: 'cancelled' });
+    } finally {
+      await new Promise((r) => receiver.close(r));
+    }
+  });
+
+  it('finishes a refund that a crash interrupted (task cancelled, hold still open)', async () => {
+    await cluster.closeWorkers();
+    const before = await balanceOf(cluster.api, alice.userId);
+    const id = await submitOk(cluster.api, alice.key, ask('qwen2', 'Crash between cancel and refund'));
+    await cluster.api.dataSource.query(
+      `UPDATE tasks SET status = 'cancelled', finished_at = now() WHERE id = $1`,
+      [id],
+    );
+    expect(await balanceOf(cluster.api, alice.userId)).toBeLessThan(before);
+    expect(await cluster.api.app.get(TaskMaintenance).refundOrphans()).toBeGreaterThanOrEqual(1);
+    expect(await balanceOf(cluster.api, alice.userId)).toBe(before);
+    expect((await ledgerOf(cluster.api, id)).map((e) => e.kind)).toEqual(['reserve', 'refund']);
+    // Done once: a second pass finds nothing owed for it.
+    await cluster.api.app.get(TaskMaintenance).refundOrphans();
+    expect((await ledgerOf(cluster.api, id)).map((e) => e.kind)).toEqual(['reserve', 'refund']);
+  });
+
   it('exports queue depth and task events on /metrics', async () => {
     const text = await (await fetch(`${cluster.api.url}/metrics`)).text();
     expect(text).toMatch(/le_queue_jobs\{queue="tasks",state="waiting"\} \d+/);
@@ -306,7 +344,6 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
     expect((await getTask(cluster.api, alice.key, id)).status).toBe(404);
     expect((await getTask(cluster.api, alice.key, fresh)).body.status).toBe('cancelled');
   });
-
 });
 
 describe('webhook_url without WEBHOOK_ALLOW_PRIVATE', () => {
