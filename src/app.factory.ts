@@ -1,11 +1,11 @@
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 import type { ConfigOverrides } from './config/config.module';
 import { buildOpenApiDocument, setupDocs } from './docs/docs';
+import { AppLogger } from './logging/app-logger';
 
 /**
  * Builds the application exactly as `main.ts` runs it (tests and the CLI use this too), without
@@ -20,7 +20,7 @@ export async function createApp(overrides: ConfigOverrides = {}): Promise<NestEx
   });
   try {
     const config = app.get(AppConfig);
-    app.useLogger(app.get(Logger));
+    app.useLogger(app.get(AppLogger));
     app.disable('x-powered-by');
     // The client address is computed by the auth module from TRUST_PROXY, not by express.
     app.set('trust proxy', false);

@@ -1,14 +1,14 @@
 import 'reflect-metadata';
-import { Logger } from 'nestjs-pino';
 import { createApp } from './app.factory';
 import { AppConfig } from './config/app-config';
+import { AppLogger } from './logging/app-logger';
 import { describeStartupError } from './startup-error';
 import { installGracefulShutdown } from './shutdown';
 
 async function main(): Promise<void> {
   const app = await createApp();
   const config = app.get(AppConfig);
-  const logger = app.get(Logger);
+  const logger = app.get(AppLogger);
   installGracefulShutdown(app, config.shutdownGraceMs, logger);
   await app.listen(config.port, config.host);
   logger.log(`LlmEndpoint (${config.role}) listening on http://${config.host}:${config.port}`, 'Main');

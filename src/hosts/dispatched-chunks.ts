@@ -5,8 +5,11 @@ import { toUpstreamError, UpstreamError } from '../providers/upstream-error';
 export interface ChunkStreamHooks {
   /** The answer broke midway (never called for a client abort). */
   onFailure(error: UpstreamError): void;
-  /** Runs exactly once when the stream ends, fails, is returned early or is aborted. */
-  onFinish(): void;
+  /**
+   * Runs exactly once when the stream ends, fails, is returned early or is aborted; `complete`
+   * is true when the host's answer was read to its end (nothing upstream is left to cancel).
+   */
+  onFinish(complete: boolean): void;
 }
 
 /**
@@ -25,7 +28,7 @@ export class DispatchedChunks implements AsyncIterableIterator<CompletionChunk> 
     private readonly hooks: ChunkStreamHooks,
   ) {
     this.first = first;
-    if (first.done) this.finish();
+    if (first.done) this.finish(true);
   }
 
   [Symbol.asyncIterator](): this {
@@ -44,7 +47,7 @@ export class DispatchedChunks implements AsyncIterableIterator<CompletionChunk> 
     }
     try {
       const result = await this.upstream.next();
-      if (result.done) this.finish();
+      if (result.done) this.finish(true);
       return result;
     } catch (error) {
       const upstream = toUpstreamError(error, this.signal);
@@ -64,9 +67,9 @@ export class DispatchedChunks implements AsyncIterableIterator<CompletionChunk> 
   }
 
   /** Frees the slot once; the upstream request is aborted by the hook if still open. */
-  finish(): void {
+  finish(complete = false): void {
     if (this.finished) return;
     this.finished = true;
-    this.hooks.onFinish();
+    this.hooks.onFinish(complete);
   }
 }

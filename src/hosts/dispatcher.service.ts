@@ -56,10 +56,11 @@ export class DispatcherService {
       const stop = () => chunks.finish();
       const chunks = new DispatchedChunks(first, iterator, signal, {
         onFailure: (error) => this.hosts.reportFailure(lease.host, error, request.model),
-        onFinish: () => {
+        onFinish: (complete) => {
           signal.removeEventListener('abort', stop);
           lease.release();
-          upstream.abort();
+          // Aborting builds an AbortError with a stack trace: only when something is still open.
+          if (!complete) upstream.abort();
         },
       });
       // A caller that aborts without iterating further still frees the slot and closes the socket.
@@ -71,14 +72,11 @@ export class DispatcherService {
 
   async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult & { host: HostRef }> {
     return this.withFailover(request.model, signal, async (lease, upstream) => {
-      try {
-        const adapter = this.providers.get(lease.host.provider);
-        const result = await adapter.embed(this.hosts.target(lease.host), request, upstream.signal);
-        return { ...result, host: { id: lease.host.id, name: lease.host.name } };
-      } finally {
-        lease.release();
-        upstream.abort();
-      }
+      const adapter = this.providers.get(lease.host.provider);
+      const result = await adapter.embed(this.hosts.target(lease.host), request, upstream.signal);
+      // On failure withFailover releases the lease and aborts; the answer was read in full here.
+      lease.release();
+      return { ...result, host: { id: lease.host.id, name: lease.host.name } };
     });
   }
 

@@ -1,55 +1,24 @@
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Module } from '@nestjs/common';
-import { LoggerModule } from 'nestjs-pino';
+import { Global, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import pino from 'pino';
 import { AppConfig } from '../config/app-config';
+import { AppLogger } from './app-logger';
+import { RequestLoggerMiddleware } from './request-logger.middleware';
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
-
-/** The request id: the caller's X-Request-Id when it is sane, else a new UUID; echoed back. */
-export function requestId(req: IncomingMessage, res: ServerResponse): string {
-  const given = req.headers['x-request-id'];
-  const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-  res.setHeader('X-Request-Id', id);
-  return id;
-}
-
-/** Paths whose successful requests are not logged (probes and scrapes). */
-const QUIET = new Set(['/health', '/health/ready', '/metrics']);
-
+/** Structured JSON logs (pino) for the app and one line per request with its X-Request-Id. */
+@Global()
 @Module({
-  imports: [
-    LoggerModule.forRootAsync({
+  providers: [
+    {
+      provide: AppLogger,
       inject: [AppConfig],
-      useFactory: (config: AppConfig) => ({
-        pinoHttp: {
-          level: config.logLevel,
-          genReqId: requestId,
-          // Keys never reach the logs: drop the auth headers and any upstream api key field.
-          redact: {
-            paths: [
-              'req.headers.authorization',
-              'req.headers["x-api-key"]',
-              'req.headers.cookie',
-              'req.headers["idempotency-key"]',
-              '*.apiKey',
-              '*.api_key',
-              '*.key',
-            ],
-            remove: true,
-          },
-          autoLogging: { ignore: (req: IncomingMessage) => QUIET.has((req.url ?? '').split('?')[0] ?? '') },
-          serializers: {
-            req: (req: { id: string; method: string; url: string; headers: Record<string, unknown> }) => ({
-              id: req.id,
-              method: req.method,
-              url: req.url,
-              headers: req.headers,
-            }),
-          },
-        },
-      }),
-    }),
+      useFactory: (config: AppConfig) =>
+        new AppLogger(pino({ level: config.logLevel, base: { pid: process.pid } })),
+    },
   ],
+  exports: [AppLogger],
 })
-export class LoggingModule {}
+export class LoggingModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(RequestLoggerMiddleware).forRoutes('*path');
+  }
+}

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { buildOpenApiDocument } from '../../src/docs/docs';
+import { HostsService } from '../../src/hosts/hosts.service';
 import { startFakeOllama } from '../fakes';
 import { addHost } from '../support/platform';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -22,6 +23,9 @@ describe('foundation (PostgreSQL + Redis)', () => {
 
   it('GET /health/ready needs the database, Redis and a healthy GPU host', async () => {
     type Ready = { status: string; details: Record<string, { status: string }> };
+    // Test files share one database: start from an empty registry (the loop reloads it each round).
+    await t.dataSource.query('DELETE FROM hosts');
+    await t.app.get(HostsService).checkAll();
     const without = await fetch(`${t.url}/health/ready`);
     const down = (await without.json()) as Ready;
     expect(without.status).toBe(503);

@@ -1,4 +1,4 @@
-import { Logger as PinoLogger } from 'nestjs-pino';
+import { AppLogger } from '../../src/logging/app-logger';
 import type { LoggerService } from '@nestjs/common';
 import { DispatcherService } from '../../src/hosts/dispatcher.service';
 import { HostsService } from '../../src/hosts/hosts.service';
@@ -270,7 +270,7 @@ describe('host registry: discovery, health, admin API', () => {
       }
       expect(reads[1]).not.toContain('"api_key"');
     } finally {
-      t.app.useLogger(t.app.get(PinoLogger));
+      t.app.useLogger(t.app.get(AppLogger));
     }
   });
 

@@ -21,7 +21,10 @@ import type {
   OllamaModelList,
 } from './ollama.types';
 
-/** Ollama: /api/chat, /api/generate, /api/embed, /api/tags + /api/ps. Always streams upstream. */
+/**
+ * Ollama: /api/chat, /api/generate, /api/embed, /api/tags + /api/ps. Streams upstream when the
+ * client streams; otherwise one JSON answer (the same shape as the final NDJSON line).
+ */
 export class OllamaProvider implements ProviderAdapter {
   readonly kind = 'ollama' as const;
 
@@ -31,7 +34,7 @@ export class OllamaProvider implements ProviderAdapter {
     const body = {
       model: request.model,
       messages: request.messages.map(toOllamaMessage),
-      stream: true,
+      stream: request.stream,
       ...this.common(request),
     };
     return this.stream<OllamaChatLine>(host, '/api/chat', body, signal, (line) => line.message?.content);
@@ -43,7 +46,7 @@ export class OllamaProvider implements ProviderAdapter {
     signal: AbortSignal,
   ): AsyncIterable<CompletionChunk> {
     const prompt = request.prompt ?? request.messages.map((m) => m.content).join('\n');
-    const body = { model: request.model, prompt, stream: true, ...this.common(request) };
+    const body = { model: request.model, prompt, stream: request.stream, ...this.common(request) };
     return this.stream<OllamaGenerateLine>(host, '/api/generate', body, signal, (line) => line.response);
   }
 

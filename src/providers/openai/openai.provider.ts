@@ -13,11 +13,18 @@ import type { DiscoveredModel, ProviderAdapter, ProviderHost } from '../provider
 import { estimateTokens } from '../token-estimate';
 import { toUpstreamError, UpstreamError } from '../upstream-error';
 import { OPENAI_PARAMS } from './openai.params';
-import type { OpenAIEmbeddingList, OpenAIMessage, OpenAIModelList, OpenAIStreamChunk } from './openai.types';
+import type {
+  OpenAICompletion,
+  OpenAIEmbeddingList,
+  OpenAIMessage,
+  OpenAIModelList,
+  OpenAIStreamChunk,
+} from './openai.types';
 
 /**
  * OpenAI-compatible servers (vLLM, TGI, llama.cpp, LM Studio, LiteLLM, OpenAI): /v1/chat/completions,
- * /v1/completions, /v1/embeddings, /v1/models. Always streams upstream with include_usage.
+ * /v1/completions, /v1/embeddings, /v1/models. Streams upstream (with include_usage) when the
+ * client streams; otherwise asks for one JSON answer, far cheaper to relay than dozens of events.
  */
 export class OpenAIProvider implements ProviderAdapter {
   readonly kind = 'openai' as const;
@@ -30,7 +37,7 @@ export class OpenAIProvider implements ProviderAdapter {
       messages: request.messages.map(toOpenAIMessage),
       ...common(request),
     };
-    return this.stream(host, '/chat/completions', body, signal);
+    return this.answer(host, '/chat/completions', body, request.stream, signal);
   }
 
   complete(
@@ -39,7 +46,8 @@ export class OpenAIProvider implements ProviderAdapter {
     signal: AbortSignal,
   ): AsyncIterable<CompletionChunk> {
     const prompt = request.prompt ?? request.messages.map((m) => m.content).join('\n');
-    return this.stream(host, '/completions', { model: request.model, prompt, ...common(request) }, signal);
+    const body = { model: request.model, prompt, ...common(request) };
+    return this.answer(host, '/completions', body, request.stream, signal);
   }
 
   async embed(host: ProviderHost, request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
@@ -74,6 +82,44 @@ export class OpenAIProvider implements ProviderAdapter {
     );
     if (!Array.isArray(res.data)) throw new UpstreamError('protocol', 'No data in /v1/models answer');
     return res.data.map((m) => ({ name: m.id }));
+  }
+
+  private answer(
+    host: ProviderHost,
+    path: string,
+    body: Record<string, unknown>,
+    stream: boolean,
+    signal: AbortSignal,
+  ): AsyncIterable<CompletionChunk> {
+    return stream ? this.stream(host, path, body, signal) : this.whole(host, path, body, signal);
+  }
+
+  /** A non-streamed answer as the same chunks a stream would end with: the text, then finish + usage. */
+  private async *whole(
+    host: ProviderHost,
+    path: string,
+    body: Record<string, unknown>,
+    signal: AbortSignal,
+  ): AsyncGenerator<CompletionChunk> {
+    const res = await this.http.json<OpenAICompletion>(
+      host,
+      'POST',
+      v1(host, path),
+      body,
+      signal,
+      readOpenAIError,
+    );
+    const choice = res.choices?.[0];
+    if (!choice) throw new UpstreamError('protocol', 'No choices in the answer');
+    const text = choice.message?.content ?? choice.text;
+    if (text) yield { text };
+    const finishReason = toFinishReason(choice.finish_reason ?? 'stop');
+    yield res.usage
+      ? {
+          finishReason,
+          usage: { inputTokens: res.usage.prompt_tokens, outputTokens: res.usage.completion_tokens ?? 0 },
+        }
+      : { finishReason };
   }
 
   private async *stream(
@@ -115,8 +161,8 @@ export class OpenAIProvider implements ProviderAdapter {
 function common(request: CompletionRequest): Record<string, unknown> {
   const body: Record<string, unknown> = {
     ...mapParams(OPENAI_PARAMS, request),
-    stream: true,
-    stream_options: { include_usage: true },
+    stream: request.stream,
+    ...(request.stream ? { stream_options: { include_usage: true } } : {}),
   };
   if (request.stop?.length) body.stop = request.stop;
   if (request.user) body.user = request.user;

@@ -29,6 +29,17 @@ export interface OpenAIStreamChunk {
   error?: { message?: string };
 }
 
+/** A non-streamed chat.completion or text_completion. */
+export interface OpenAICompletion {
+  choices?: {
+    index: number;
+    message?: { role?: string; content?: string | null };
+    text?: string;
+    finish_reason?: string | null;
+  }[];
+  usage?: OpenAIUsage | null;
+}
+
 export interface OpenAIEmbeddingList {
   data?: { index: number; embedding: number[] }[];
   usage?: OpenAIUsage;
