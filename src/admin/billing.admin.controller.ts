@@ -1,16 +1,13 @@
-import { Body, Controller, Get, Headers, Param, ParseUUIDPipe, Post, Put, Query, Res } from '@nestjs/common';
+import { Body, Get, Headers, Param, Post, Put, Query, Res } from '@nestjs/common';
 import {
-  ApiBearerAuth,
   ApiCreatedResponse,
-  ApiForbiddenResponse,
   ApiHeader,
   ApiNotFoundResponse,
   ApiOkResponse,
-  ApiTags,
   ApiUnprocessableEntityResponse,
 } from '@nestjs/swagger';
+import { AdminApiController, uuidParam } from './admin-api';
 import type { Response } from 'express';
-import { AdminOnly } from '../auth/auth.decorators';
 import { BillingService } from '../billing/billing.service';
 import type { RateRecord } from '../billing/rate-book';
 import { ApiError } from '../common/api-error';
@@ -23,16 +20,8 @@ import {
   TopUpResponse,
 } from './dto/billing.dto';
 
-const uuid = new ParseUUIDPipe({
-  exceptionFactory: () => new ApiError('invalid_request', 'id: must be a UUID', 'id'),
-});
-
 /** Admin API for credits, the ledger and per-model rates (CONTRACT §4). */
-@ApiTags('admin')
-@ApiBearerAuth('bearer')
-@AdminOnly()
-@ApiForbiddenResponse({ description: 'The key is not an admin key' })
-@Controller('admin')
+@AdminApiController()
 export class BillingAdminController {
   constructor(private readonly billing: BillingService) {}
 
@@ -46,7 +35,7 @@ export class BillingAdminController {
   @ApiNotFoundResponse({ description: 'Unknown user' })
   @ApiUnprocessableEntityResponse({ description: 'Idempotency-Key already used with a different body' })
   async topUp(
-    @Param('id', uuid) id: string,
+    @Param('id', uuidParam) id: string,
     @Body() body: TopUpDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Res({ passthrough: true }) res: Response,
@@ -68,7 +57,10 @@ export class BillingAdminController {
   @Get('users/:id/ledger')
   @ApiOkResponse({ type: LedgerPageResponse })
   @ApiNotFoundResponse({ description: 'Unknown user' })
-  async ledger(@Param('id', uuid) id: string, @Query() query: LedgerQueryDto): Promise<LedgerPageResponse> {
+  async ledger(
+    @Param('id', uuidParam) id: string,
+    @Query() query: LedgerQueryDto,
+  ): Promise<LedgerPageResponse> {
     const page = await this.billing.ledger(id, { limit: query.limit, cursor: query.cursor });
     return {
       data: page.entries.map((e) => ({

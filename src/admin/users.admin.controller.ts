@@ -1,18 +1,15 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post } from '@nestjs/common';
+import { Body, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
-  ApiBearerAuth,
   ApiCreatedResponse,
-  ApiForbiddenResponse,
   ApiNotFoundResponse,
   ApiOkResponse,
-  ApiTags,
 } from '@nestjs/swagger';
-import { AdminOnly } from '../auth/auth.decorators';
+import { AdminApiController, uuidParam } from './admin-api';
 import { AuthService } from '../auth/auth.service';
 import type { ApiKeyRecord, KeySettings, UserRecord } from '../auth/auth.types';
 import { BillingService } from '../billing/billing.service';
-import { ApiError } from '../common/api-error';
+
 import {
   ApiKeyResponse,
   CreatedApiKeyResponse,
@@ -24,17 +21,8 @@ import {
   UserResponse,
 } from './dto/users.dto';
 
-/** A malformed id is the caller's mistake (400 naming `id`), not a 500 from the database. */
-const uuid = new ParseUUIDPipe({
-  exceptionFactory: () => new ApiError('invalid_request', 'id: must be a UUID', 'id'),
-});
-
 /** Admin API for users and their keys (CONTRACT §4). */
-@ApiTags('admin')
-@ApiBearerAuth('bearer')
-@AdminOnly()
-@ApiForbiddenResponse({ description: 'The key is not an admin key' })
-@Controller('admin')
+@AdminApiController()
 export class UsersAdminController {
   constructor(
     private readonly auth: AuthService,
@@ -58,14 +46,14 @@ export class UsersAdminController {
   @Get('users/:id')
   @ApiOkResponse({ type: UserResponse })
   @ApiNotFoundResponse()
-  async getUser(@Param('id', uuid) id: string): Promise<UserResponse> {
+  async getUser(@Param('id', uuidParam) id: string): Promise<UserResponse> {
     return (await this.withCredits([await this.auth.getUser(id)]))[0] as UserResponse;
   }
 
   @Patch('users/:id')
   @ApiOkResponse({ type: UserResponse })
   @ApiNotFoundResponse()
-  async updateUser(@Param('id', uuid) id: string, @Body() body: UpdateUserDto): Promise<UserResponse> {
+  async updateUser(@Param('id', uuidParam) id: string, @Body() body: UpdateUserDto): Promise<UserResponse> {
     const user = await this.auth.updateUser(id, {
       name: body.name,
       email: body.email,
@@ -78,7 +66,10 @@ export class UsersAdminController {
   @Post('users/:id/keys')
   @ApiCreatedResponse({ type: CreatedApiKeyResponse })
   @ApiNotFoundResponse()
-  async createKey(@Param('id', uuid) id: string, @Body() body: CreateKeyDto): Promise<CreatedApiKeyResponse> {
+  async createKey(
+    @Param('id', uuidParam) id: string,
+    @Body() body: CreateKeyDto,
+  ): Promise<CreatedApiKeyResponse> {
     const issued = await this.auth.createKey(id, toSettings(body));
     return { ...toKeyResponse(issued.record), key: issued.key };
   }
@@ -86,21 +77,21 @@ export class UsersAdminController {
   @Get('users/:id/keys')
   @ApiOkResponse({ type: [ApiKeyResponse] })
   @ApiNotFoundResponse()
-  async listKeys(@Param('id', uuid) id: string): Promise<ApiKeyResponse[]> {
+  async listKeys(@Param('id', uuidParam) id: string): Promise<ApiKeyResponse[]> {
     return (await this.auth.listKeys(id)).map(toKeyResponse);
   }
 
   @Get('keys/:id')
   @ApiOkResponse({ type: ApiKeyResponse })
   @ApiNotFoundResponse()
-  async getKey(@Param('id', uuid) id: string): Promise<ApiKeyResponse> {
+  async getKey(@Param('id', uuidParam) id: string): Promise<ApiKeyResponse> {
     return toKeyResponse(await this.auth.getKey(id));
   }
 
   @Patch('keys/:id')
   @ApiOkResponse({ type: ApiKeyResponse })
   @ApiNotFoundResponse()
-  async updateKey(@Param('id', uuid) id: string, @Body() body: UpdateKeyDto): Promise<ApiKeyResponse> {
+  async updateKey(@Param('id', uuidParam) id: string, @Body() body: UpdateKeyDto): Promise<ApiKeyResponse> {
     return toKeyResponse(await this.auth.updateKey(id, toSettings(body)));
   }
 
@@ -108,7 +99,7 @@ export class UsersAdminController {
   @HttpCode(200)
   @ApiOkResponse({ type: ApiKeyResponse, description: 'The revoked key' })
   @ApiNotFoundResponse()
-  async revokeKey(@Param('id', uuid) id: string): Promise<ApiKeyResponse> {
+  async revokeKey(@Param('id', uuidParam) id: string): Promise<ApiKeyResponse> {
     return toKeyResponse(await this.auth.revokeKey(id));
   }
 

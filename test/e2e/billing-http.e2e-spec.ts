@@ -169,6 +169,7 @@ describe('billing HTTP API', () => {
         input_rate: '0.011',
         output_rate: '0.021',
       });
+      // Other test files (same database) add rates named test-*.
       expect(rates.filter((r) => !r.model.startsWith('test-'))).toHaveLength(18);
     });
 

@@ -17,10 +17,10 @@ describe('OpenAI-compatible API through the official SDK', () => {
   beforeAll(async () => {
     t = await startTestApp({ HOST_CHECK_INTERVAL_MS: '60000' });
     openaiHost = await startFakeOpenAI({ models: ['llama3.1'], tokens: 6 });
-    ollamaHost = await startFakeOllama({ models: ['nomic-embed-text', 'llava'], embeddingDims: 8 });
+    ollamaHost = await startFakeOllama({ models: ['test-embed', 'llava'], embeddingDims: 8 });
     await addHost(t, 'gpu-openai', openaiHost.url, 'openai');
     await addHost(t, 'gpu-ollama', ollamaHost.url, 'ollama');
-    await t.app.get(BillingService).setRate('nomic-embed-text', '0.001', '0');
+    await t.app.get(BillingService).setRate('test-embed', '0.001', '0');
     user = await fundedUser(t, 10_000_000n);
     client = new OpenAI({ apiKey: user.key, baseURL: `${t.url}/v1`, maxRetries: 0 });
   });
@@ -87,7 +87,7 @@ describe('OpenAI-compatible API through the official SDK', () => {
   });
 
   it('embeddings through an Ollama host', async () => {
-    const res = await client.embeddings.create({ model: 'nomic-embed-text', input: ['alpha', 'beta gamma'] });
+    const res = await client.embeddings.create({ model: 'test-embed', input: ['alpha', 'beta gamma'] });
     expect(res.data).toHaveLength(2);
     expect(res.data[0]?.embedding).toHaveLength(8);
     expect(res.usage.prompt_tokens).toBeGreaterThan(0);

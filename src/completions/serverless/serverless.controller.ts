@@ -3,11 +3,10 @@ import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { CurrentPrincipal } from '../../auth/auth.decorators';
 import type { Principal } from '../../auth/principal';
-import { rateLimitHeaders } from '../../ratelimit/rate-limit.service';
+
 import { CompletionsService } from '../completions.service';
-import { abortOnDisconnect } from '../http-stream';
-import { chatCompletion, completionId, OpenAiChunks } from '../openai/openai-format';
-import { streamSse } from '../openai/openai.controller';
+
+import { OpenAiDialect, serveOpenAi } from '../openai/openai-serve';
 import { parseChatCompletion } from '../openai/openai-request';
 import { ChatCompletionBody } from '../openai/openai.dto';
 
@@ -15,6 +14,12 @@ import { ChatCompletionBody } from '../openai/openai.dto';
 export function serverlessFrame(sse: string): string {
   return `event:messages\ndata:${sse.slice('data: '.length)}`;
 }
+
+const SERVERLESS: OpenAiDialect = {
+  source: 'serverless',
+  wrap: (data) => ({ code: 200, msg: 'Operation successful', data }),
+  frame: serverlessFrame,
+};
 
 /**
  * Seed 002's serverless chat: OpenAI chat completions under /api/v1/ai with camelCase aliases
@@ -37,22 +42,6 @@ export class ServerlessController {
     @Res() res: Response,
   ): Promise<void> {
     const { request, streamOptions } = parseChatCompletion(body, 'camel-aliases');
-    const abort = abortOnDisconnect(req, res);
-    const id = completionId('chatcmpl');
-    const created = Math.floor(Date.now() / 1000);
-    if (!request.stream) {
-      const r = await this.completions.complete(request, principal, abort.signal, { source: 'serverless' });
-      if (r.rateLimit) res.set(rateLimitHeaders(r.rateLimit));
-      res.json({
-        code: 200,
-        msg: 'Operation successful',
-        data: chatCompletion(id, created, request.model, r.text, r.finishReason, r.usage),
-      });
-      return;
-    }
-    const handle = await this.completions.run(request, principal, abort.signal, { source: 'serverless' });
-    if (handle.rateLimit) res.set(rateLimitHeaders(handle.rateLimit));
-    const chunks = new OpenAiChunks('chat', id, created, request.model);
-    await streamSse(res, handle, chunks, streamOptions, abort.signal, serverlessFrame);
+    await serveOpenAi(this.completions, SERVERLESS, request, streamOptions, principal, req, res);
   }
 }

@@ -1,0 +1,83 @@
+import type { Request, Response } from 'express';
+import type { Principal } from '../../auth/principal';
+import { ApiError } from '../../common/api-error';
+import { rateLimitHeaders, RateLimitState } from '../../ratelimit/rate-limit.service';
+import type { CompletionRequest } from '../completion.types';
+import { CompletionHandle, CompletionsService } from '../completions.service';
+import { abortOnDisconnect, write } from '../http-stream';
+import { chatCompletion, completionId, OpenAiChunks, textCompletion } from './openai-format';
+import type { OpenAiStreamOptions } from './openai-request';
+
+/** How an OpenAI-shaped surface differs: its usage-record name, its JSON envelope, its SSE framing. */
+export interface OpenAiDialect {
+  source: string;
+  wrap(body: object): object;
+  frame(sse: string): string;
+}
+
+export const OPENAI: OpenAiDialect = { source: 'openai', wrap: (body) => body, frame: (sse) => sse };
+
+/** A chat or text completion answered in OpenAI's shapes: one JSON body, or an SSE stream. */
+export async function serveOpenAi(
+  completions: CompletionsService,
+  dialect: OpenAiDialect,
+  request: CompletionRequest,
+  options: OpenAiStreamOptions,
+  principal: Principal,
+  req: Request,
+  res: Response,
+): Promise<void> {
+  const abort = abortOnDisconnect(req, res);
+  const id = completionId(request.kind === 'chat' ? 'chatcmpl' : 'cmpl');
+  const created = Math.floor(Date.now() / 1000);
+  if (!request.stream) {
+    const r = await completions.complete(request, principal, abort.signal, { source: dialect.source });
+    setLimitHeaders(res, r.rateLimit);
+    const shape = request.kind === 'chat' ? chatCompletion : textCompletion;
+    res.json(dialect.wrap(shape(id, created, request.model, r.text, r.finishReason, r.usage)));
+    return;
+  }
+  const handle = await completions.run(request, principal, abort.signal, { source: dialect.source });
+  setLimitHeaders(res, handle.rateLimit);
+  const chunks = new OpenAiChunks(request.kind, id, created, request.model);
+  await streamSse(res, handle, chunks, options, abort.signal, dialect.frame);
+}
+
+/** SSE: a role chunk, content chunks, a finish chunk, optionally a usage chunk, then [DONE]. */
+export async function streamSse(
+  res: Response,
+  handle: CompletionHandle,
+  chunks: OpenAiChunks,
+  options: OpenAiStreamOptions,
+  signal: AbortSignal,
+  frame: (data: string) => string,
+): Promise<void> {
+  res.status(200).set({
+    'Content-Type': 'text/event-stream; charset=utf-8',
+    'Cache-Control': 'no-cache',
+    Connection: 'keep-alive',
+    'X-Accel-Buffering': 'no',
+  });
+  const role = chunks.role();
+  if (role) await write(res, frame(role), signal);
+  try {
+    for await (const chunk of handle) {
+      if (signal.aborted) break;
+      if (chunk.text) await write(res, frame(chunks.content(chunk.text)), signal);
+    }
+    if (!signal.aborted) {
+      const result = await handle.done;
+      await write(res, frame(chunks.finish(result.finishReason)), signal);
+      if (options.includeUsage) await write(res, frame(chunks.usage(result.usage)), signal);
+      await write(res, frame(chunks.done()), signal);
+    }
+  } catch (error) {
+    const e = error instanceof ApiError ? error : new ApiError('upstream_error');
+    res.write(frame(chunks.error(e.message, e.code)));
+  }
+  res.end();
+}
+
+export function setLimitHeaders(res: Response, state: RateLimitState | undefined): void {
+  if (state) res.set(rateLimitHeaders(state));
+}
