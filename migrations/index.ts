@@ -4,6 +4,7 @@ import { Usage1710000004000 } from './1710000004000-Usage';
 import { Billing1710000002000 } from './1710000002000-Billing';
 import { Hosts1710000003000 } from './1710000003000-Hosts';
 import { Tasks1710000005000 } from './1710000005000-Tasks';
+import { BillingBatch1710000006000 } from './1710000006000-BillingBatch';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -18,4 +19,5 @@ export const migrations: MigrationClass[] = [
   Hosts1710000003000,
   Usage1710000004000,
   Tasks1710000005000,
+  BillingBatch1710000006000,
 ];

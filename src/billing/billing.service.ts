@@ -3,7 +3,16 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { AppConfig } from '../config/app-config';
-import { EXPIRED_RESERVATIONS_SQL, REFUND_SQL, RESERVE_SQL, SETTLE_SQL, TOP_UP_SQL } from './billing.sql';
+import { sqlState } from './billing-batcher';
+import {
+  reserveBatcher,
+  ReserveOutcome,
+  ReserveRow,
+  RunStatement,
+  settleBatcher,
+  SettleUsageRecord,
+} from './billing-batches';
+import { EXPIRED_RESERVATIONS_SQL, REFUND_SQL, TOP_UP_SQL } from './billing.sql';
 import { decodeLedgerCursor, encodeLedgerCursor } from './ledger-cursor';
 import { ChatMessageLike, creditsFor, ModelRate, userCharacters } from './pricing';
 import { RateBook, RateRecord } from './rate-book';
@@ -53,17 +62,34 @@ export interface LedgerPage {
   nextCursor: string | null;
 }
 
+/** The part of pg's Pool used for named (prepared) statements. */
+interface NamedQueryPool {
+  query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: unknown[] }>;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SWEEP_BATCH = 500;
 
-/** Credits, rates, reservations and the append-only ledger (CONTRACT §4, §5). */
+/**
+ * Credits, rates, reservations and the append-only ledger (CONTRACT §4, §5). Reserves and settles
+ * of concurrent requests are grouped into one statement each (see WriteBatcher).
+ */
 @Injectable()
 export class BillingService {
+  private readonly runBatch: RunStatement = (name, text, values) => this.runStatement(name, text, values);
+  private readonly reserves = reserveBatcher(this.runBatch);
+  private readonly settles = settleBatcher(this.runBatch);
+
   constructor(
     @Inject(DataSource) private readonly db: DataSource,
     private readonly rates: RateBook,
     private readonly config: AppConfig,
   ) {}
+
+  /** Batch statements sent so far, per kind (tests: fewer statements than calls under load). */
+  batchStatements(): { reserve: number; settle: number } {
+    return { reserve: this.reserves.statements, settle: this.settles.statements };
+  }
 
   // ---- pricing (no query: rates come from the in-memory RateBook) ----
 
@@ -90,55 +116,51 @@ export class BillingService {
     return this.rates.set(model, inputRate, outputRate);
   }
 
-  // ---- reservations (one statement each) ----
+  // ---- reservations (reserve and settle batched, refund one statement) ----
 
   /** Holds `credits` for a request; 402 insufficient_credits (and no change) when the balance is short. */
   async reserve(input: ReserveInput): Promise<void> {
     if (input.credits < 0n) throw new RangeError('reserve: credits must be >= 0');
     const rate = this.rates.get(input.model);
     if (!rate) throw new ApiError('model_pricing_not_found');
-    const params = [
-      input.userId,
-      input.requestId,
-      input.credits.toString(),
-      input.keyId ?? null,
-      input.model,
-      rate.input.toFixed(),
-      rate.output.toFixed(),
-      input.holdMs === undefined ? this.config.reservationTimeoutMs : input.holdMs,
-    ];
-    let rows: unknown[];
-    try {
-      rows = await this.db.query(RESERVE_SQL, params);
-      // A free request by a user who never had an account row: create it and try once more.
-      if (rows.length === 0 && input.credits === 0n) {
-        await this.ensureAccount(input.userId);
-        rows = await this.db.query(RESERVE_SQL, params);
-      }
-    } catch (err) {
-      if (pgCode(err) === '23505')
-        throw new ApiError('conflict', `Request ${input.requestId} already reserved`);
-      throw err;
+    const row: ReserveRow = {
+      userId: input.userId,
+      requestId: input.requestId,
+      keyId: input.keyId ?? null,
+      model: input.model,
+      credits: input.credits,
+      inputRate: rate.input.toFixed(),
+      outputRate: rate.output.toFixed(),
+      holdMs: input.holdMs === undefined ? this.config.reservationTimeoutMs : input.holdMs,
+    };
+    let outcome = await this.reserveRow(row);
+    // A free request by a user who never had an account row: create it and try once more.
+    if (!outcome.ok && outcome.reason === 'insufficient_credits' && input.credits === 0n) {
+      await this.ensureAccount(input.userId);
+      outcome = await this.reserveRow(row);
     }
-    if (rows.length === 0) throw new ApiError('insufficient_credits');
+    if (outcome.ok) return;
+    if (outcome.reason === 'conflict')
+      throw new ApiError('conflict', `Request ${input.requestId} already reserved`);
+    throw new ApiError('insufficient_credits');
   }
 
   /**
    * Charges actual usage at the reservation's rates (capped at the hold) and returns the rest.
    * Idempotent: on a reservation that is not open (settled, refunded, unknown) it returns zeros.
+   * With `record`, the request's usage_records row is written in the same transaction (credits =
+   * what this call charged; tokens and request id are the settle's own), also when nothing was open.
    */
-  async settle(requestId: string, usage: TokenUsage): Promise<{ charged: bigint; refunded: bigint }> {
+  async settle(
+    requestId: string,
+    usage: TokenUsage,
+    record?: SettleUsageRecord,
+  ): Promise<{ charged: bigint; refunded: bigint }> {
     const inputTokens = tokenCount(usage.inputTokens);
     const outputTokens = tokenCount(usage.outputTokens);
-    const rows: { amount: string; charged: string }[] = await this.db.query(SETTLE_SQL, [
-      requestId,
-      inputTokens,
-      outputTokens,
-    ]);
-    const row = rows[0];
-    if (!row) return { charged: 0n, refunded: 0n };
-    const charged = BigInt(row.charged);
-    return { charged, refunded: BigInt(row.amount) - charged };
+    const settled = await this.settles.submit({ requestId, inputTokens, outputTokens, record });
+    if (!settled) return { charged: 0n, refunded: 0n };
+    return { charged: settled.charged, refunded: settled.amount - settled.charged };
   }
 
   /** Returns the whole hold of an open reservation; 0n when it is not open (idempotent). */
@@ -206,7 +228,7 @@ export class BillingService {
       rows = await this.db.query(TOP_UP_SQL, params);
     } catch (err) {
       // A concurrent first use of the same key won; this run sees its entry.
-      if (pgCode(err) !== '23505' || opts.idempotencyKey === undefined) throw err;
+      if (sqlState(err) !== '23505' || opts.idempotencyKey === undefined) throw err;
       rows = await this.db.query(TOP_UP_SQL, params);
     }
     const entry = rows[0];
@@ -267,6 +289,26 @@ export class BillingService {
     return rows[0] ? BigInt(rows[0].amount) : undefined;
   }
 
+  private async reserveRow(row: ReserveRow): Promise<ReserveOutcome> {
+    try {
+      return await this.reserves.submit(row);
+    } catch (err) {
+      // Run alone after its batch failed: a concurrent reserve of the same id committed first.
+      if (sqlState(err) === '23505') return { ok: false, reason: 'conflict' };
+      throw err;
+    }
+  }
+
+  /**
+   * Named statements on PostgreSQL (parsed and planned once per connection); PGlite's pool has
+   * no such form, so there the statement goes through the DataSource.
+   */
+  private async runStatement(name: string, text: string, values: unknown[]): Promise<unknown[]> {
+    if (!this.config.databaseUrl) return this.db.query(text, values);
+    const pool = (this.db.driver as unknown as { master: NamedQueryPool }).master;
+    return (await pool.query({ name, text, values })).rows;
+  }
+
   private async assertUser(userId: string): Promise<void> {
     const rows: unknown[] = UUID.test(userId)
       ? await this.db.query(`SELECT 1 FROM users WHERE id = $1::uuid`, [userId])
@@ -286,10 +328,4 @@ function tokenCount(n: number): number {
   if (!Number.isSafeInteger(n) || n < 0 || n > 2_147_483_647)
     throw new RangeError(`token counts must be non-negative integers, got ${n}`);
   return n;
-}
-
-function pgCode(err: unknown): string | undefined {
-  const e = err as { code?: unknown; driverError?: { code?: unknown } };
-  const code = e?.code ?? e?.driverError?.code;
-  return typeof code === 'string' ? code : undefined;
 }

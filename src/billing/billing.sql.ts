@@ -1,6 +1,6 @@
 /**
- * The money-moving statements. Each is ONE statement (data-modifying CTEs), so it is atomic on
- * its own and costs one round trip. Ledger scheme (balance = sum of ledger amounts, always):
+ * The money-moving statements. Each is ONE statement (data-modifying CTEs or one function call),
+ * so it is atomic on its own and costs one round trip. Ledger scheme (balance = sum of ledger amounts, always):
  *   reserve  −R   the hold, written when the request is admitted
  *   settle   +(R − charged)   the unused part of the hold returned (0 allowed); the request's
  *                             rows then sum to −charged
@@ -9,45 +9,27 @@
  */
 
 /**
- * $1 user, $2 request id, $3 credits, $4 key id, $5 model, $6 input rate, $7 output rate,
- * $8 hold in ms before the sweep may refund it (null: never swept).
+ * Many reserves in one statement (migration 1710000006000): per row, the hold is taken only if
+ * the balance covers it, then the reservation and its ledger row (−R) are written. Arrays of
+ * equal length: request ids, users, key ids, models, credits, input rates, output rates, hold in
+ * ms before the sweep may refund it (null: never swept). One result row per input row (idx from 1).
  */
-export const RESERVE_SQL = `
-  WITH acc AS (
-    UPDATE accounts SET credits = credits - $3::bigint, updated_at = now()
-    WHERE user_id = $1::uuid AND credits >= $3::bigint
-    RETURNING credits
-  ), res AS (
-    INSERT INTO reservations (request_id, user_id, key_id, model, amount, input_rate, output_rate, expires_at)
-    SELECT $2, $1::uuid, $4, $5, $3::bigint, $6::numeric, $7::numeric,
-           now() + $8::double precision * interval '1 millisecond'
-    FROM acc
-  ), led AS (
-    INSERT INTO credit_ledger (user_id, amount, kind, request_id, balance_after)
-    SELECT $1::uuid, -$3::bigint, 'reserve', $2, credits FROM acc
-  )
-  SELECT credits::text AS credits FROM acc`;
+export const RESERVE_BATCH_SQL = `
+  SELECT idx, ok, reason FROM billing_reserve_batch(
+    $1::text[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::numeric[], $7::numeric[],
+    $8::double precision[])`;
 
 /**
- * $1 request id, $2 input tokens, $3 output tokens. Charges at the reservation's snapshot rates,
- * never more than the hold; only an open reservation changes, so a repeat does nothing.
+ * Many settles in one statement: per row, an open reservation is charged at its snapshot rates,
+ * never more than the hold, and the rest returned (+(R − charged)); a reservation that is not open
+ * does not change. Rows with a usage payload also get their usage_records row in the same
+ * transaction, its credits being what the settle charged. amount/charged NULL: nothing settled.
  */
-export const SETTLE_SQL = `
-  WITH r AS (
-    UPDATE reservations
-    SET status = 'settled', closed_at = now(), input_tokens = $2::integer, output_tokens = $3::integer,
-        charged = LEAST(amount, CEIL(($2::numeric * input_rate + $3::numeric * output_rate) * 10000)::bigint)
-    WHERE request_id = $1 AND status = 'open'
-    RETURNING user_id, amount, charged
-  ), acc AS (
-    UPDATE accounts a SET credits = a.credits + (r.amount - r.charged), updated_at = now()
-    FROM r WHERE a.user_id = r.user_id
-    RETURNING a.user_id, a.credits, r.amount, r.charged
-  ), led AS (
-    INSERT INTO credit_ledger (user_id, amount, kind, request_id, balance_after)
-    SELECT user_id, amount - charged, 'settle', $1, credits FROM acc
-  )
-  SELECT amount::text AS amount, charged::text AS charged FROM acc`;
+export const SETTLE_BATCH_SQL = `
+  SELECT idx, amount::text AS amount, charged::text AS charged FROM billing_settle_batch(
+    $1::text[], $2::integer[], $3::integer[], $4::boolean[], $5::uuid[], $6::uuid[], $7::text[],
+    $8::text[], $9::text[], $10::text[], $11::text[], $12::integer[], $13::integer[], $14::text[],
+    $15::text[])`;
 
 /** $1 request id. Returns the whole hold of an open reservation; a repeat does nothing. */
 export const REFUND_SQL = `

@@ -196,24 +196,32 @@ export class CompletionsService {
     let charged = 0n;
     const keepOpen = status === 'error' && !ctx.refundOnFailure;
     try {
-      if (!keepOpen) charged = (await this.billing.settle(ctx.requestId, usage)).charged;
+      const record = {
+        userId: ctx.principal.userId,
+        keyId: ctx.principal.keyId || null,
+        model: ctx.request.model,
+        host,
+        surface: ctx.source,
+        operation,
+        durationMs: performance.now() - ctx.started,
+        ttftMs,
+        status,
+        error: error === undefined ? undefined : describe(error),
+      };
+      // The settle writes the usage record in its own transaction; a hold kept open is recorded uncharged.
+      const settledOrRecorded = keepOpen
+        ? this.usage.record({
+            ...record,
+            requestId: ctx.requestId,
+            inputTokens: usage.inputTokens,
+            outputTokens: usage.outputTokens,
+            credits: 0n,
+          })
+        : this.billing.settle(ctx.requestId, usage, record).then((settled) => {
+            charged = settled.charged;
+          });
       await Promise.all([
-        this.usage.record({
-          requestId: ctx.requestId,
-          userId: ctx.principal.userId,
-          keyId: ctx.principal.keyId || null,
-          model: ctx.request.model,
-          host,
-          surface: ctx.source,
-          operation,
-          inputTokens: usage.inputTokens,
-          outputTokens: usage.outputTokens,
-          credits: charged,
-          durationMs: performance.now() - ctx.started,
-          ttftMs,
-          status,
-          error: error === undefined ? undefined : describe(error),
-        }),
+        settledOrRecorded,
         this.rateLimits.recordTokens(ctx.principal, usage.inputTokens + usage.outputTokens),
       ]);
     } catch (e) {

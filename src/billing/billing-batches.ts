@@ -1,0 +1,118 @@
+import { WriteBatcher } from './billing-batcher';
+import { RESERVE_BATCH_SQL, SETTLE_BATCH_SQL } from './billing.sql';
+
+/** Sends one statement; `name` lets PostgreSQL keep it prepared per connection. */
+export type RunStatement = (name: string, text: string, values: unknown[]) => Promise<unknown[]>;
+
+/** Most requests in one batch statement. */
+export const MAX_BATCH = 256;
+
+export interface ReserveRow {
+  userId: string;
+  requestId: string;
+  keyId: string | null;
+  model: string;
+  credits: bigint;
+  /** The rates at reserve time (exact decimal text), kept on the reservation. */
+  inputRate: string;
+  outputRate: string;
+  holdMs: number | null;
+}
+
+export type ReserveOutcome = { ok: true } | { ok: false; reason: 'conflict' | 'insufficient_credits' };
+
+/** The usage row written with a settle: the usage_records fields the settle does not decide. */
+export interface SettleUsageRecord {
+  userId: string;
+  keyId: string | null;
+  model: string;
+  host: { id: string; name: string } | null;
+  surface: string;
+  operation: string;
+  durationMs: number;
+  ttftMs: number | null;
+  status: string;
+  error?: string;
+}
+
+export interface SettleRow {
+  requestId: string;
+  inputTokens: number;
+  outputTokens: number;
+  record?: SettleUsageRecord;
+}
+
+/** null: the reservation was not open, nothing changed. */
+export type SettleOutcome = { amount: bigint; charged: bigint } | null;
+
+/** Batches reserves into billing_reserve_batch calls. */
+export function reserveBatcher(run: RunStatement): WriteBatcher<ReserveRow, ReserveOutcome> {
+  return new WriteBatcher(
+    async (rows) => {
+      const result = (await run('le_billing_reserve_batch', RESERVE_BATCH_SQL, [
+        rows.map((r) => r.requestId),
+        rows.map((r) => r.userId),
+        rows.map((r) => r.keyId),
+        rows.map((r) => r.model),
+        rows.map((r) => r.credits.toString()),
+        rows.map((r) => r.inputRate),
+        rows.map((r) => r.outputRate),
+        rows.map((r) => r.holdMs),
+      ])) as { idx: number; ok: boolean; reason: string | null }[];
+      return inOrder(result, rows.length, (row): ReserveOutcome => {
+        if (row.ok) return { ok: true };
+        if (row.reason === 'conflict' || row.reason === 'insufficient_credits')
+          return { ok: false, reason: row.reason };
+        throw new Error(`billing_reserve_batch: unexpected reason ${row.reason}`);
+      });
+    },
+    { maxBatch: MAX_BATCH, sortKey: (r) => r.userId },
+  );
+}
+
+/** Batches settles (with their usage records) into billing_settle_batch calls. */
+export function settleBatcher(run: RunStatement): WriteBatcher<SettleRow, SettleOutcome> {
+  return new WriteBatcher(
+    async (rows) => {
+      const rec = (f: (r: SettleUsageRecord) => unknown) => rows.map((r) => (r.record ? f(r.record) : null));
+      const result = (await run('le_billing_settle_batch', SETTLE_BATCH_SQL, [
+        rows.map((r) => r.requestId),
+        rows.map((r) => r.inputTokens),
+        rows.map((r) => r.outputTokens),
+        rows.map((r) => r.record !== undefined),
+        rec((u) => u.userId),
+        rec((u) => u.keyId),
+        rec((u) => u.model),
+        rec((u) => u.host?.id ?? null),
+        rec((u) => u.host?.name ?? null),
+        rec((u) => u.surface),
+        rec((u) => u.operation),
+        rec((u) => Math.round(u.durationMs)),
+        rec((u) => (u.ttftMs === null ? null : Math.round(u.ttftMs))),
+        rec((u) => u.status),
+        rec((u) => u.error ?? null),
+      ])) as { idx: number; amount: string | null; charged: string | null }[];
+      return inOrder(result, rows.length, (row) =>
+        row.amount === null || row.charged === null
+          ? null
+          : { amount: BigInt(row.amount), charged: BigInt(row.charged) },
+      );
+    },
+    // Settles without a record are sorted first; their user is only known to the database.
+    { maxBatch: MAX_BATCH, sortKey: (r) => r.record?.userId ?? '' },
+  );
+}
+
+/** The function's rows mapped back to input positions (idx counts from 1). */
+function inOrder<T extends { idx: number }, R>(rows: T[], count: number, map: (row: T) => R): R[] {
+  const out = new Array<R>(count);
+  let seen = 0;
+  for (const row of rows) {
+    const i = Number(row.idx) - 1;
+    if (!(i >= 0 && i < count) || i in out) throw new Error(`batch result row ${row.idx} out of place`);
+    out[i] = map(row);
+    seen++;
+  }
+  if (seen !== count) throw new Error(`batch returned ${seen} rows for ${count}`);
+  return out;
+}

@@ -1,0 +1,68 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DataSource } from 'typeorm';
+import { createApp } from '../../src/app.factory';
+import { BillingService } from '../../src/billing/billing.service';
+import { cycle, expectAwkwardTextsKept, expectBooksBalanced, newUser } from '../support/billing-books';
+
+/** Batched reserve/settle on the embedded PGlite database (plpgsql functions, array parameters). */
+describe('billing batches (embedded PGlite)', () => {
+  let app: NestExpressApplication;
+  const dataDir = mkdtempSync(join(tmpdir(), 'le-billing-batch-'));
+
+  beforeAll(async () => {
+    app = await createApp({
+      ignoreEnvFile: true,
+      env: {
+        DATABASE_URL: undefined,
+        REDIS_URL: undefined,
+        DATA_DIR: dataDir,
+        LOG_LEVEL: 'silent',
+        HOSTS: '',
+      },
+    });
+    await app.listen(0, '127.0.0.1');
+    // As a client would: start once the readiness probe sees the embedded database and Redis up.
+    const url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}/health/ready`;
+    for (;;) {
+      const ready = (await (await fetch(url)).json()) as { details?: Record<string, { status: string }> };
+      if (ready.details?.redis?.status === 'up' && ready.details.database?.status === 'up') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    // A rate of its own, set through the service (its rate book reloads at once).
+    await app.get(BillingService).setRate('test-batch-embedded', '0.01', '0.02');
+  });
+  afterAll(async () => {
+    await app?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('a concurrent burst of 150 reserve → settle cycles over 3 users keeps every book balanced', async () => {
+    const db = app.get(DataSource);
+    const billing = app.get(BillingService);
+    const users = [await newUser(db), await newUser(db), await newUser(db)];
+    const initial = 200_000n;
+    for (const u of users) await billing.topUp(u, initial);
+    const before = billing.batchStatements();
+    const outcomes = await Promise.all(
+      Array.from({ length: 150 }, (_, i) => cycle(billing, users[i % 3]!, i, 'test-batch-embedded')),
+    );
+    const ok = outcomes.filter((o) => o === 'ok').length;
+    expect(outcomes.filter((o) => o !== 'ok' && o !== 'insufficient_credits')).toEqual([]);
+    expect(ok).toBeGreaterThan(0);
+    expect(billing.batchStatements().reserve - before.reserve).toBeLessThan(150);
+    for (const u of users) await expectBooksBalanced(db, u, initial);
+    const [records] = (await db.query(
+      `SELECT count(*)::int AS n FROM usage_records WHERE user_id = ANY($1::uuid[])`,
+      [users],
+    )) as { n: number }[];
+    expect(records!.n).toBe(ok);
+  });
+
+  it('request ids and texts with quotes, commas, braces, NULL and backslashes survive the arrays', async () => {
+    await expectAwkwardTextsKept(app.get(DataSource), app.get(BillingService), 'test-batch-embedded');
+  });
+});

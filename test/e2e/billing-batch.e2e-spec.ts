@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto';
+import { BillingService } from '../../src/billing/billing.service';
+import {
+  codeOf,
+  cycle,
+  expectAwkwardTextsKept,
+  expectBooksBalanced,
+  newUser,
+  usageRecord,
+} from '../support/billing-books';
+import { startTestApp, TestApp } from '../support/test-app';
+
+/** Batched reserve/settle (WriteBatcher + billing_*_batch functions) on PostgreSQL. */
+describe('billing batches (PostgreSQL)', () => {
+  let t: TestApp;
+  let billing: BillingService;
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    billing = t.app.get(BillingService);
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('a mixed batch gives every caller its own outcome, the same as one by one', async () => {
+    const [a, b] = [await newUser(t.dataSource), await newUser(t.dataSource)];
+    await billing.topUp(a, 1_000n);
+    await billing.topUp(b, 50n);
+    const dup = randomUUID();
+    const calls: [user: string, requestId: string, credits: bigint][] = [
+      [a, dup, 300n],
+      [b, randomUUID(), 100n], // short: b has 50
+      [a, randomUUID(), 300n],
+      [a, dup, 100n], // same id again: a still has 400, so conflict
+      [b, randomUUID(), 50n],
+      [a, randomUUID(), 500n], // short: a has 400 left
+      [a, randomUUID(), 400n],
+    ];
+    const before = billing.batchStatements().reserve;
+    // All submitted in one tick: one statement.
+    const outcomes = await Promise.all(
+      calls.map(([userId, requestId, credits]) =>
+        codeOf(billing.reserve({ userId, requestId, model: 'llama3.1', credits })),
+      ),
+    );
+    expect(billing.batchStatements().reserve - before).toBe(1);
+    expect(outcomes).toEqual([
+      'ok',
+      'insufficient_credits',
+      'ok',
+      'conflict',
+      'ok',
+      'insufficient_credits',
+      'ok',
+    ]);
+    expect(await billing.balance(a)).toBe(0n);
+    expect(await billing.balance(b)).toBe(0n);
+
+    // Settle them (and an unknown id, and one twice) in one batch, each with its usage record.
+    const settled = [calls[0]!, calls[2]!, calls[4]!, calls[6]!];
+    const unknown = randomUUID();
+    const results = await Promise.all([
+      ...settled.map(([userId, requestId]) =>
+        billing.settle(requestId, { inputTokens: 10, outputTokens: 5 }, usageRecord(userId)),
+      ),
+      billing.settle(unknown, { inputTokens: 1, outputTokens: 1 }, usageRecord(a)),
+      billing.settle(dup, { inputTokens: 1, outputTokens: 1 }, usageRecord(a)),
+    ]);
+    // 10 × 0.01 + 5 × 0.02 = 0.2 cents = 2,000 credits, capped at each hold.
+    expect(results).toEqual([
+      { charged: 300n, refunded: 0n },
+      { charged: 300n, refunded: 0n },
+      { charged: 50n, refunded: 0n },
+      { charged: 400n, refunded: 0n },
+      { charged: 0n, refunded: 0n },
+      { charged: 0n, refunded: 0n },
+    ]);
+    const usage = (await t.dataSource.query(
+      `SELECT request_id, credits::text AS credits, input_tokens, output_tokens, duration_ms, host_name
+       FROM usage_records WHERE request_id = ANY($1) ORDER BY id`,
+      [[dup, unknown]],
+    )) as { request_id: string; credits: string }[];
+    expect(usage).toEqual([
+      {
+        request_id: dup,
+        credits: '300',
+        input_tokens: 10,
+        output_tokens: 5,
+        duration_ms: 12,
+        host_name: 'host one',
+      },
+      {
+        request_id: unknown,
+        credits: '0',
+        input_tokens: 1,
+        output_tokens: 1,
+        duration_ms: 12,
+        host_name: 'host one',
+      },
+      {
+        request_id: dup,
+        credits: '0',
+        input_tokens: 1,
+        output_tokens: 1,
+        duration_ms: 12,
+        host_name: 'host one',
+      },
+    ]);
+    await expectBooksBalanced(t.dataSource, a, 1_000n);
+    await expectBooksBalanced(t.dataSource, b, 50n);
+  });
+
+  it('request ids and texts with quotes, commas, braces, NULL and backslashes survive the arrays', async () => {
+    await expectAwkwardTextsKept(t.dataSource, billing, 'llama3.1');
+  });
+
+  it('one bad row of a batch fails only its own caller', async () => {
+    const userId = await newUser(t.dataSource);
+    await billing.topUp(userId, 5_000n);
+    const ids = [randomUUID(), randomUUID()];
+    for (const requestId of ids)
+      await billing.reserve({ userId, requestId, model: 'llama3.1', credits: 1_000n });
+    // Not a uuid: the usage row cannot be written, so that settle is refused as a whole.
+    const bad = { ...usageRecord(userId), keyId: 'not-a-uuid' };
+    const outcomes = await Promise.allSettled([
+      billing.settle(ids[0]!, { inputTokens: 1, outputTokens: 1 }, bad),
+      billing.settle(ids[1]!, { inputTokens: 1, outputTokens: 1 }, usageRecord(userId)),
+    ]);
+    expect(outcomes[0]!.status).toBe('rejected');
+    // 1 × 0.01 + 1 × 0.02 = 0.03 cents = 300 credits.
+    expect(outcomes[1]).toEqual({ status: 'fulfilled', value: { charged: 300n, refunded: 700n } });
+    const open = (await t.dataSource.query(
+      `SELECT request_id FROM reservations WHERE user_id = $1 AND status = 'open'`,
+      [userId],
+    )) as { request_id: string }[];
+    expect(open).toEqual([{ request_id: ids[0] }]);
+    expect(await billing.refund(ids[0]!)).toBe(1_000n);
+    await expectBooksBalanced(t.dataSource, userId, 5_000n);
+  });
+
+  it('500 concurrent estimate → reserve → settle cycles over 5 users keep every book balanced, in fewer statements', async () => {
+    const users = await Promise.all(Array.from({ length: 5 }, () => newUser(t.dataSource)));
+    // Enough for most cycles but not all: some reserves are refused along the way.
+    const initial = 300_000n;
+    for (const u of users) await billing.topUp(u, initial);
+    const before = billing.batchStatements();
+    const outcomes = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => cycle(billing, users[i % 5]!, i)),
+    );
+    const after = billing.batchStatements();
+    const ok = outcomes.filter((o) => o === 'ok').length;
+    expect(outcomes.filter((o) => o !== 'ok' && o !== 'insufficient_credits')).toEqual([]);
+    expect(ok).toBeGreaterThan(0);
+    expect(after.reserve - before.reserve).toBeLessThan(500);
+    expect(after.settle - before.settle).toBeLessThan(ok);
+    for (const u of users) await expectBooksBalanced(t.dataSource, u, initial);
+    const [records] = (await t.dataSource.query(
+      `SELECT count(*)::int AS n FROM usage_records WHERE user_id = ANY($1::uuid[])`,
+      [users],
+    )) as { n: number }[];
+    expect(records!.n).toBe(ok);
+  });
+});
