@@ -20,4 +20,4 @@ const sorted = {};
 for (const k of Object.keys(pkgs).sort((a, b) => (a === '' ? -1 : b === '' ? 1 : a < b ? -1 : 1))) sorted[k] = pkgs[k];
 lock.packages = sorted;
 fs.writeFileSync('package-lock.json', JSON.stringify(lock, null, 2) + '\n');
-console.log('added', added);
+if (added) console.log(`package-lock.json: recorded ${added} optional packages of other platforms`);
