@@ -1,11 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DataSource } from 'typeorm';
-import { createApp } from '../../src/app.factory';
 import { BillingService } from '../../src/billing/billing.service';
+import { startEmbeddedTestApp } from '../support/test-app';
 import { cycle, expectAwkwardTextsKept, expectBooksBalanced, newUser } from '../support/billing-books';
 
 /** Batched reserve/settle on the embedded PGlite database (plpgsql functions, array parameters). */
@@ -14,19 +13,10 @@ describe('billing batches (embedded PGlite)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'le-billing-batch-'));
 
   beforeAll(async () => {
-    app = await createApp({
-      ignoreEnvFile: true,
-      env: {
-        DATABASE_URL: undefined,
-        REDIS_URL: undefined,
-        DATA_DIR: dataDir,
-        LOG_LEVEL: 'silent',
-        HOSTS: '',
-      },
-    });
-    await app.listen(0, '127.0.0.1');
+    const t = await startEmbeddedTestApp(dataDir);
+    app = t.app;
     // As a client would: start once the readiness probe sees the embedded database and Redis up.
-    const url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}/health/ready`;
+    const url = `${t.url}/health/ready`;
     for (;;) {
       const ready = (await (await fetch(url)).json()) as { details?: Record<string, { status: string }> };
       if (ready.details?.redis?.status === 'up' && ready.details.database?.status === 'up') break;

@@ -1,9 +1,8 @@
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { createApp } from '../../src/app.factory';
+import { startEmbeddedTestApp } from '../support/test-app';
 import { DataSource } from 'typeorm';
 import { RedisService } from '../../src/redis/redis.service';
 
@@ -13,18 +12,9 @@ describe('embedded mode (no DATABASE_URL, no REDIS_URL)', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'le-embedded-'));
 
   beforeAll(async () => {
-    app = await createApp({
-      ignoreEnvFile: true,
-      env: {
-        DATABASE_URL: undefined,
-        REDIS_URL: undefined,
-        DATA_DIR: dataDir,
-        LOG_LEVEL: 'silent',
-        HOSTS: '',
-      },
-    });
-    await app.listen(0, '127.0.0.1');
-    url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+    const t = await startEmbeddedTestApp(dataDir);
+    app = t.app;
+    url = t.url;
   });
   afterAll(async () => {
     await app?.close();

@@ -1,44 +1,24 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DataSource } from 'typeorm';
-import { createApp } from '../../src/app.factory';
 import { RedisService } from '../../src/redis/redis.service';
 import { FakeHost, startFakeOllama } from '../fakes';
 import { addHost, balanceOf, eventually, fundedUser, ledgerSum } from '../support/platform';
-import type { TestApp } from '../support/test-app';
+import { startEmbeddedTestApp, TestApp } from '../support/test-app';
 import { ask, chatsOf, credits, ledgerOf, submitOk, waitForStatus } from './queue-support';
 
 const MISTRAL: [number, number] = [0.012, 0.022];
 
 /** The app as `npm start` runs it with no DATABASE_URL and no REDIS_URL (PGlite + in-process Redis). */
-async function startEmbedded(dataDir: string): Promise<TestApp> {
-  const app = await createApp({
-    ignoreEnvFile: true,
-    env: {
-      DATABASE_URL: undefined,
-      REDIS_URL: undefined,
-      DATA_DIR: dataDir,
-      APP_ROLE: 'all',
-      REDIS_PREFIX: 'le',
-      LOG_LEVEL: 'silent',
-      HOSTS: '',
-      HOST_CHECK_INTERVAL_MS: '60000',
-      QUEUE_BACKOFF_MS: '50',
-      QUEUE_MAINTENANCE_INTERVAL_MS: '500',
-      SHUTDOWN_GRACE_MS: '0',
-      ADMIN_API_KEY: undefined,
-    },
+function startEmbedded(dataDir: string): Promise<TestApp> {
+  return startEmbeddedTestApp(dataDir, {
+    APP_ROLE: 'all',
+    REDIS_PREFIX: 'le',
+    HOST_CHECK_INTERVAL_MS: '60000',
+    QUEUE_BACKOFF_MS: '50',
+    QUEUE_MAINTENANCE_INTERVAL_MS: '500',
+    SHUTDOWN_GRACE_MS: '0',
   });
-  await app.listen(0, '127.0.0.1');
-  return {
-    app,
-    url: `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`,
-    redisPrefix: 'le',
-    dataSource: app.get(DataSource),
-    close: () => app.close(),
-  };
 }
 
 describe('queued completions in the embedded mode (PGlite + in-process Redis)', () => {

@@ -14,6 +14,42 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** Listens on a free loopback port and wraps the app as a TestApp. */
+async function listen(app: NestExpressApplication, redisPrefix: string): Promise<TestApp> {
+  await app.listen(0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  return {
+    app,
+    url: `http://127.0.0.1:${port}`,
+    redisPrefix,
+    dataSource: app.get(DataSource),
+    close: () => app.close(),
+  };
+}
+
+/**
+ * The app as `npm start` runs it with no DATABASE_URL and no REDIS_URL: embedded PostgreSQL
+ * (PGlite) in `dataDir`, in-process Redis. `env` overrides any setting.
+ */
+export async function startEmbeddedTestApp(
+  dataDir: string,
+  env: Record<string, string | undefined> = {},
+): Promise<TestApp> {
+  const app = await createApp({
+    ignoreEnvFile: true,
+    env: {
+      DATABASE_URL: undefined,
+      REDIS_URL: undefined,
+      DATA_DIR: dataDir,
+      LOG_LEVEL: 'silent',
+      HOSTS: '',
+      ADMIN_API_KEY: undefined,
+      ...env,
+    },
+  });
+  return listen(app, env.REDIS_PREFIX ?? 'le');
+}
+
 /**
  * Boots the real application on the run's PostgreSQL database (made by global-setup.mjs) and the
  * real Redis, listening on a free loopback port. `env` overrides any setting.
@@ -37,13 +73,5 @@ export async function startTestApp(env: Record<string, string | undefined> = {})
       ...env,
     },
   });
-  await app.listen(0, '127.0.0.1');
-  const { port } = app.getHttpServer().address() as AddressInfo;
-  return {
-    app,
-    url: `http://127.0.0.1:${port}`,
-    redisPrefix,
-    dataSource: app.get(DataSource),
-    close: () => app.close(),
-  };
+  return listen(app, redisPrefix);
 }
