@@ -23,17 +23,23 @@ const BODIES: unknown[] = [
   { model: 'llama3.1', messages: [{ role: 'user', content: 'x' }], max_tokens: 5, stream: 'yes' },
   { model: ['llama3.1'], messages: [{ role: 'user', content: 'x' }], max_tokens: 5 },
   { model: 'x'.repeat(10_000), messages: [{ role: 'user', content: 'x' }], max_tokens: 5 },
-  { model: 'llama3.1', messages: [{ role: 'user', content: 'x' }], max_tokens: 5, stop: [1, 2] },
-  { model: 'llama3.1', messages: [{ role: 'user', content: 'x' }], max_tokens: 5, response_format: 'json' },
-  { model: 'llama3.1', messages: [{ role: 'user', content: 'x' }], max_tokens: 5, stream_options: 7 },
   { model: 'llama3.1', messages: [{ role: 'user', content: [{ type: 'video' }] }], max_tokens: 5 },
 ];
 
-const ROUTES = [
-  '/api/v1/completions',
-  '/api/v1/qcompletions',
-  '/v1/chat/completions',
-  '/api/v1/ai/chat/completions',
+/** OpenAI parameters with wrong values (the native API has no such parameters and ignores them). */
+const OPENAI_BODIES: unknown[] = [
+  { model: 'llama3.1', messages: [{ role: 'user', content: 'x' }], max_tokens: 5, stop: [1, 2] },
+  { model: 'llama3.1', messages: [{ role: 'user', content: 'x' }], max_tokens: 5, response_format: 'json' },
+  { model: 'llama3.1', messages: [{ role: 'user', content: 'x' }], max_tokens: 5, stream_options: 7 },
+  { model: 'llama3.1', messages: [{ role: 'user', content: 'x' }], max_tokens: 5, top_p: 3 },
+  { model: 'llama3.1', messages: [{ role: 'user', content: 'x' }], max_tokens: 5, n: 3 },
+];
+
+const ROUTES: [string, unknown[]][] = [
+  ['/api/v1/completions', BODIES],
+  ['/api/v1/qcompletions', BODIES],
+  ['/v1/chat/completions', [...BODIES, ...OPENAI_BODIES]],
+  ['/api/v1/ai/chat/completions', [...BODIES, ...OPENAI_BODIES]],
 ];
 
 describe('bad input: a clear 4xx, never a 500, and nothing changes', () => {
