@@ -3,18 +3,8 @@ import { DataSource } from 'typeorm';
 import type { DiscoveredModel, ProviderKind } from '../providers/provider.types';
 import type { HostLabels, HostState, HostStatus } from './host.types';
 
-interface HostRow {
+interface HostRow extends HostConfigRow {
   id: string;
-  name: string;
-  base_url: string;
-  provider: ProviderKind;
-  api_key: string | null;
-  enabled: boolean;
-  draining: boolean;
-  weight: number;
-  max_concurrency: number;
-  labels: HostLabels;
-  models: string[];
   status: HostStatus;
   consecutive_failures: number;
   cooldown_until: Date | null;
