@@ -1,4 +1,5 @@
 import type { MigrationInterface } from 'typeorm';
+import { UnsweptHolds1710000007000 } from './1710000007000-UnsweptHolds';
 import { Auth1710000001000 } from './1710000001000-Auth';
 import { Usage1710000004000 } from './1710000004000-Usage';
 import { Billing1710000002000 } from './1710000002000-Billing';
@@ -20,4 +21,5 @@ export const migrations: MigrationClass[] = [
   Usage1710000004000,
   Tasks1710000005000,
   BillingBatch1710000006000,
+  UnsweptHolds1710000007000,
 ];

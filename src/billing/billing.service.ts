@@ -174,6 +174,21 @@ export class BillingService {
    * once: each refund only changes a reservation that is still open. Returns how many this call
    * refunded.
    */
+  /**
+   * Request ids of open holds reserved with no expiry (`holdMs: null`) longer ago than
+   * `olderThanMs`, oldest first. Their owner (the queue) refunds those it no longer knows.
+   */
+  async unsweptHolds(olderThanMs: number, limit: number): Promise<string[]> {
+    const rows: { request_id: string }[] = await this.db.query(
+      `SELECT request_id FROM reservations
+       WHERE status = 'open' AND expires_at IS NULL
+         AND created_at < now() - $1::double precision * interval '1 millisecond'
+       ORDER BY created_at LIMIT $2`,
+      [olderThanMs, limit],
+    );
+    return rows.map((r) => r.request_id);
+  }
+
   async sweepExpiredReservations(): Promise<number> {
     let refunded = 0;
     for (;;) {

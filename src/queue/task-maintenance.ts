@@ -7,6 +7,8 @@ import { TasksStore } from './tasks.store';
 
 /** Tasks younger than this are left to their submit, which adds their job itself. */
 const SUBMIT_GRACE_MS = 1000;
+/** A submit reserves, then inserts its task within milliseconds; a minute is far beyond that. */
+const ORPHAN_HOLD_AGE_MS = 60_000;
 const BATCH = 1000;
 
 export interface MaintenanceReport {
@@ -87,7 +89,19 @@ export class TaskMaintenance {
       await this.billing.refund(id);
       await this.store.closeReservation(id);
     }
-    return ids.length;
+    return ids.length + (await this.refundHoldsWithoutTask());
+  }
+
+  /**
+   * A submit that died between its reservation and its task insert left a hold no timeout
+   * sweeps; once it is older than any submit can take, refund it.
+   */
+  async refundHoldsWithoutTask(): Promise<number> {
+    const holds = await this.billing.unsweptHolds(ORPHAN_HOLD_AGE_MS, BATCH);
+    const tasks = await this.store.existing(holds);
+    const orphans = holds.filter((id) => !tasks.has(id));
+    for (const id of orphans) await this.billing.refund(id);
+    return orphans.length;
   }
 
   async sweep(): Promise<number> {

@@ -234,6 +234,16 @@ export class TasksStore {
     return rows.map((r) => r.id);
   }
 
+  /** Which of these ids are tasks (the rest are holds whose task was never inserted). */
+  async existing(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows: { id: string }[] = await this.db.query(
+      `SELECT id::text AS id FROM tasks WHERE id::text = ANY($1)`,
+      [ids],
+    );
+    return new Set(rows.map((r) => r.id));
+  }
+
   /** Deletes finished tasks older than the retention; returns how many went. */
   async deleteFinishedBefore(hours: number, limit: number): Promise<number> {
     const rows = await this.db.query(
