@@ -75,8 +75,6 @@ export const envSchema = Joi.object({
   IMAGE_MODEL: Joi.string().allow('').default('llava'),
 }).unknown(true);
 
-export type RawEnv = Record<string, string | undefined>;
-
 /** Validates the environment; a bad value throws one line naming the variable. */
 export function validateEnv(raw: Record<string, unknown>): Record<string, unknown> {
   const { error, value } = envSchema.validate(raw, { abortEarly: true, convert: true });

@@ -3,22 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { OpenAPIObject } from '@nestjs/swagger';
 import { createApp } from '../app.factory';
+import { isolatedEmbeddedEnv } from '../config/isolated-env';
 import { buildOpenApiDocument } from './docs';
 
 /** Boots the app on a throwaway embedded database and returns its OpenAPI document. */
 export async function generateOpenApi(): Promise<OpenAPIObject> {
   const dataDir = mkdtempSync(join(tmpdir(), 'le-openapi-'));
-  const app = await createApp({
-    ignoreEnvFile: true,
-    env: {
-      DATABASE_URL: undefined,
-      REDIS_URL: undefined,
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'silent',
-      HOSTS: '',
-      ADMIN_API_KEY: undefined,
-    },
-  });
+  const app = await createApp({ ignoreEnvFile: true, env: isolatedEmbeddedEnv(dataDir) });
   try {
     return buildOpenApiDocument(app);
   } finally {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DataSource } from 'typeorm';
 import { createApp } from '../../src/app.factory';
+import { isolatedEmbeddedEnv } from '../../src/config/isolated-env';
 
 export interface TestApp {
   app: NestExpressApplication;
@@ -35,18 +36,7 @@ export async function startEmbeddedTestApp(
   dataDir: string,
   env: Record<string, string | undefined> = {},
 ): Promise<TestApp> {
-  const app = await createApp({
-    ignoreEnvFile: true,
-    env: {
-      DATABASE_URL: undefined,
-      REDIS_URL: undefined,
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'silent',
-      HOSTS: '',
-      ADMIN_API_KEY: undefined,
-      ...env,
-    },
-  });
+  const app = await createApp({ ignoreEnvFile: true, env: { ...isolatedEmbeddedEnv(dataDir), ...env } });
   return listen(app, env.REDIS_PREFIX ?? 'le');
 }
 
