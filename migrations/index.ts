@@ -6,6 +6,8 @@ import { Billing1710000002000 } from './1710000002000-Billing';
 import { Hosts1710000003000 } from './1710000003000-Hosts';
 import { Tasks1710000005000 } from './1710000005000-Tasks';
 import { BillingBatch1710000006000 } from './1710000006000-BillingBatch';
+import { LedgerWithoutUserKeys1710000008000 } from './1710000008000-LedgerWithoutUserKeys';
+import { AsyncBillingCommits1710000009000 } from './1710000009000-AsyncBillingCommits';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -22,4 +24,6 @@ export const migrations: MigrationClass[] = [
   Tasks1710000005000,
   BillingBatch1710000006000,
   UnsweptHolds1710000007000,
+  LedgerWithoutUserKeys1710000008000,
+  AsyncBillingCommits1710000009000,
 ];

@@ -1,11 +1,21 @@
+import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
+import bytes from 'bytes';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
+import { RequestAuthenticator } from './auth/request-authenticator';
+import { ApiExceptionFilter } from './common/api-exception.filter';
+import { installFastPath } from './common/fast-path';
+import { NativeCompletionsController } from './completions/native/native-completions.controller';
+import { OpenAiController } from './completions/openai/openai.controller';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 import type { ConfigOverrides } from './config/config.module';
 import { buildOpenApiDocument, setupDocs } from './docs/docs';
 import { AppLogger } from './logging/app-logger';
+import { RequestLoggerMiddleware } from './logging/request-logger.middleware';
+import { HttpMetricsMiddleware } from './metrics/http-metrics.middleware';
+import { MetricsService } from './metrics/metrics.service';
 
 /**
  * Builds the application exactly as `main.ts` runs it (tests and the CLI use this too), without
@@ -22,15 +32,44 @@ export async function createApp(overrides: ConfigOverrides = {}): Promise<NestEx
     const config = app.get(AppConfig);
     app.useLogger(app.get(AppLogger));
     app.disable('x-powered-by');
+    // API answers are not cached by clients; hashing every body for an ETag is wasted CPU.
+    app.set('etag', false);
     // The client address is computed by the auth module from TRUST_PROXY, not by express.
     app.set('trust proxy', false);
     app.useBodyParser('json', { limit: config.bodyLimit });
     app.useBodyParser('urlencoded', { extended: true, limit: config.bodyLimit });
     app.useGlobalPipes(createValidationPipe());
     setupDocs(app, buildOpenApiDocument(app));
+    if (config.servesApi) installHotRoutes(app, config.bodyLimit);
     return app;
   } catch (error) {
     await app.close();
     throw error;
   }
+}
+
+/** The completion routes through the lean path of `common/fast-path.ts` (same controllers). */
+function installHotRoutes(app: NestExpressApplication, bodyLimit: string): void {
+  const openai = app.get(OpenAiController);
+  const native = app.get(NativeCompletionsController);
+  const authenticator = app.get(RequestAuthenticator);
+  const filter = new ApiExceptionFilter();
+  const logger = new RequestLoggerMiddleware(app.get(AppLogger));
+  const metrics = new HttpMetricsMiddleware(app.get(MetricsService));
+  installFastPath(app.getHttpServer() as Server, {
+    express: app.getHttpAdapter().getInstance(),
+    routes: [
+      { path: '/v1/chat/completions', handler: (b, p, req, res) => openai.chat(b, p, req, res) },
+      { path: '/v1/completions', handler: (b, p, req, res) => openai.complete(b, p, req, res) },
+      { path: '/v1/embeddings', handler: (b, p, req, res) => openai.embeddings(b, p, req, res) },
+      { path: '/api/v1/completions', handler: (b, p, req, res) => native.create(b, p, req, res) },
+    ],
+    middlewares: [
+      (req, res, next) => logger.use(req, res, next),
+      (req, res, next) => metrics.use(req, res, next),
+    ],
+    authenticate: (req) => authenticator.authenticate(req),
+    respond: (error, req, res) => filter.respond(error, req, res),
+    bodyLimit: bytes.parse(bodyLimit) ?? 0,
+  });
 }

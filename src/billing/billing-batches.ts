@@ -1,5 +1,5 @@
 import { WriteBatcher } from './billing-batcher';
-import { RESERVE_BATCH_SQL, SETTLE_BATCH_SQL } from './billing.sql';
+import { batchSql, RESERVE_BATCH_SQL, SETTLE_BATCH_SQL } from './billing.sql';
 
 /** Sends one statement; `name` lets PostgreSQL keep it prepared per connection. */
 export type RunStatement = (name: string, text: string, values: unknown[]) => Promise<unknown[]>;
@@ -19,7 +19,9 @@ export interface ReserveRow {
   holdMs: number | null;
 }
 
-export type ReserveOutcome = { ok: true } | { ok: false; reason: 'conflict' | 'insufficient_credits' };
+/** `balance`: the user's balance right after this hold. */
+export type ReserveOutcome =
+  { ok: true; balance: bigint } | { ok: false; reason: 'conflict' | 'insufficient_credits' };
 
 /** The usage row written with a settle: the usage_records fields the settle does not decide. */
 export interface SettleUsageRecord {
@@ -46,10 +48,15 @@ export interface SettleRow {
 export type SettleOutcome = { amount: bigint; charged: bigint } | null;
 
 /** Batches reserves into billing_reserve_batch calls. */
-export function reserveBatcher(run: RunStatement): WriteBatcher<ReserveRow, ReserveOutcome> {
+export function reserveBatcher(
+  run: RunStatement,
+  synchronousCommit: boolean,
+): WriteBatcher<ReserveRow, ReserveOutcome> {
+  const name = synchronousCommit ? 'le_billing_reserve_batch' : 'le_billing_reserve_batch_async';
+  const sql = batchSql(RESERVE_BATCH_SQL, synchronousCommit);
   return new WriteBatcher(
     async (rows) => {
-      const result = (await run('le_billing_reserve_batch', RESERVE_BATCH_SQL, [
+      const result = (await run(name, sql, [
         rows.map((r) => r.requestId),
         rows.map((r) => r.userId),
         rows.map((r) => r.keyId),
@@ -58,9 +65,9 @@ export function reserveBatcher(run: RunStatement): WriteBatcher<ReserveRow, Rese
         rows.map((r) => r.inputRate),
         rows.map((r) => r.outputRate),
         rows.map((r) => r.holdMs),
-      ])) as { idx: number; ok: boolean; reason: string | null }[];
+      ])) as { idx: number; ok: boolean; reason: string | null; balance: string | null }[];
       return inOrder(result, rows.length, (row): ReserveOutcome => {
-        if (row.ok) return { ok: true };
+        if (row.ok) return { ok: true, balance: BigInt(row.balance ?? '0') };
         if (row.reason === 'conflict' || row.reason === 'insufficient_credits')
           return { ok: false, reason: row.reason };
         throw new Error(`billing_reserve_batch: unexpected reason ${row.reason}`);
@@ -71,11 +78,16 @@ export function reserveBatcher(run: RunStatement): WriteBatcher<ReserveRow, Rese
 }
 
 /** Batches settles (with their usage records) into billing_settle_batch calls. */
-export function settleBatcher(run: RunStatement): WriteBatcher<SettleRow, SettleOutcome> {
+export function settleBatcher(
+  run: RunStatement,
+  synchronousCommit: boolean,
+): WriteBatcher<SettleRow, SettleOutcome> {
+  const name = synchronousCommit ? 'le_billing_settle_batch' : 'le_billing_settle_batch_async';
+  const sql = batchSql(SETTLE_BATCH_SQL, synchronousCommit);
   return new WriteBatcher(
     async (rows) => {
       const rec = (f: (r: SettleUsageRecord) => unknown) => rows.map((r) => (r.record ? f(r.record) : null));
-      const result = (await run('le_billing_settle_batch', SETTLE_BATCH_SQL, [
+      const result = (await run(name, sql, [
         rows.map((r) => r.requestId),
         rows.map((r) => r.inputTokens),
         rows.map((r) => r.outputTokens),

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Inject, Injectable } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { AppConfig } from '../config/app-config';
@@ -69,22 +69,31 @@ interface NamedQueryPool {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SWEEP_BATCH = 500;
+/** Users whose last known balance is remembered (a hint only; cleared when full). */
+const KNOWN_BALANCES = 100_000;
 
 /**
  * Credits, rates, reservations and the append-only ledger (CONTRACT §4, §5). Reserves and settles
  * of concurrent requests are grouped into one statement each (see WriteBatcher).
  */
 @Injectable()
-export class BillingService {
+export class BillingService implements BeforeApplicationShutdown {
+  /** Each user's balance after their last hold in this process: a hint, never a decision. */
+  private readonly knownBalances = new Map<string, bigint>();
+  /** Settles still running per user (the answer may already have gone out). */
+  private readonly settling = new Map<string, Set<Promise<unknown>>>();
   private readonly runBatch: RunStatement = (name, text, values) => this.runStatement(name, text, values);
-  private readonly reserves = reserveBatcher(this.runBatch);
-  private readonly settles = settleBatcher(this.runBatch);
+  private readonly reserves: ReturnType<typeof reserveBatcher>;
+  private readonly settles: ReturnType<typeof settleBatcher>;
 
   constructor(
     @Inject(DataSource) private readonly db: DataSource,
     private readonly rates: RateBook,
     private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.reserves = reserveBatcher(this.runBatch, config.billingSynchronousCommit);
+    this.settles = settleBatcher(this.runBatch, config.billingSynchronousCommit);
+  }
 
   /** Batch statements sent so far, per kind (tests: fewer statements than calls under load). */
   batchStatements(): { reserve: number; settle: number } {
@@ -139,10 +148,52 @@ export class BillingService {
       await this.ensureAccount(input.userId);
       outcome = await this.reserveRow(row);
     }
-    if (outcome.ok) return;
+    if (outcome.ok) {
+      if (this.knownBalances.size >= KNOWN_BALANCES) this.knownBalances.clear();
+      this.knownBalances.set(input.userId, outcome.balance);
+      return;
+    }
+    this.knownBalances.delete(input.userId);
     if (outcome.reason === 'conflict')
       throw new ApiError('conflict', `Request ${input.requestId} already reserved`);
     throw new ApiError('insufficient_credits');
+  }
+
+  /**
+   * True when the user's balance after their last hold in this process already covered `credits`:
+   * the reserve will very likely succeed, so the caller may start the upstream request while it
+   * runs (and must abort it if the reserve fails after all). Unknown users: false.
+   */
+  likelyCovers(userId: string, credits: bigint): boolean {
+    const known = this.knownBalances.get(userId);
+    return known !== undefined && known >= credits;
+  }
+
+  /**
+   * Registers a settle that runs after the answer went out. Reads of the user's balance and
+   * ledger in this process wait for it (read-your-writes), and shutdown waits for all of them.
+   */
+  track(userId: string, settle: Promise<unknown>): void {
+    let set = this.settling.get(userId);
+    if (!set) this.settling.set(userId, (set = new Set()));
+    set.add(settle);
+    const done = () => {
+      set.delete(settle);
+      if (set.size === 0 && this.settling.get(userId) === set) this.settling.delete(userId);
+    };
+    settle.then(done, done);
+  }
+
+  /** Resolves when the settles running for these users (all users: none given) have finished. */
+  async settled(userIds?: readonly string[]): Promise<void> {
+    const sets = userIds ? userIds.map((id) => this.settling.get(id)) : [...this.settling.values()];
+    const pending: Promise<unknown>[] = [];
+    for (const set of sets) if (set) pending.push(...set);
+    if (pending.length > 0) await Promise.allSettled(pending);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.settled();
   }
 
   /**
@@ -209,6 +260,7 @@ export class BillingService {
 
   /** Balances of many users in one query; every id asked for is in the map (missing account = 0n). */
   async balances(userIds: string[]): Promise<Map<string, bigint>> {
+    await this.settled(userIds);
     const result = new Map<string, bigint>(userIds.map((id) => [id, 0n]));
     const valid = userIds.filter((id) => UUID.test(id));
     if (valid.length === 0) return result;
@@ -257,6 +309,7 @@ export class BillingService {
     const limit = Math.min(Math.max(Math.trunc(opts.limit ?? 50), 1), 500);
     const before = opts.cursor ? decodeLedgerCursor(opts.cursor) : null;
     await this.assertUser(userId);
+    await this.settled([userId]);
     const rows: {
       id: string;
       amount: string;

@@ -9,13 +9,21 @@
  */
 
 /**
+ * The batch statements below call `…_async` twins (migration 1710000009000) unless
+ * BILLING_SYNCHRONOUS_COMMIT is on: same rules, the commit does not wait for the WAL flush.
+ */
+export function batchSql(sql: string, synchronousCommit: boolean): string {
+  return sql.replace('%SUFFIX%', synchronousCommit ? '' : '_async');
+}
+
+/**
  * Many reserves in one statement (migration 1710000006000): per row, the hold is taken only if
  * the balance covers it, then the reservation and its ledger row (−R) are written. Arrays of
  * equal length: request ids, users, key ids, models, credits, input rates, output rates, hold in
  * ms before the sweep may refund it (null: never swept). One result row per input row (idx from 1).
  */
 export const RESERVE_BATCH_SQL = `
-  SELECT idx, ok, reason FROM billing_reserve_batch(
+  SELECT idx, ok, reason, balance::text AS balance FROM billing_reserve_batch%SUFFIX%(
     $1::text[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::numeric[], $7::numeric[],
     $8::double precision[])`;
 
@@ -26,7 +34,7 @@ export const RESERVE_BATCH_SQL = `
  * transaction, its credits being what the settle charged. amount/charged NULL: nothing settled.
  */
 export const SETTLE_BATCH_SQL = `
-  SELECT idx, amount::text AS amount, charged::text AS charged FROM billing_settle_batch(
+  SELECT idx, amount::text AS amount, charged::text AS charged FROM billing_settle_batch%SUFFIX%(
     $1::text[], $2::integer[], $3::integer[], $4::boolean[], $5::uuid[], $6::uuid[], $7::text[],
     $8::text[], $9::text[], $10::text[], $11::text[], $12::integer[], $13::integer[], $14::text[],
     $15::text[])`;

@@ -16,8 +16,11 @@ export class ApiExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
     const http = host.switchToHttp();
-    const req = http.getRequest<Request>();
-    const res = http.getResponse<Response>();
+    this.respond(exception, http.getRequest<Request>(), http.getResponse<Response>());
+  }
+
+  /** Renders `exception` on `res` (also used by the fast path, which has no ArgumentsHost). */
+  respond(exception: unknown, req: Request, res: Response): void {
     const surface = surfaceOf(req.path ?? req.url);
     if (surface === 'ops' && exception instanceof HttpException && !res.headersSent) {
       // Health checks and the like keep their own bodies (terminus: {status, info, error, details}).

@@ -32,13 +32,25 @@ export interface HostRef {
   name: string;
 }
 
-export interface RunResult {
+/** How an answer ended, known as soon as its last chunk was read (before the settle). */
+export interface RunOutcome {
   requestId: string;
-  text: string;
   usage: Usage;
-  credits: bigint;
   host: HostRef | null;
   finishReason: FinishReason;
+}
+
+export interface RunResult extends RunOutcome {
+  text: string;
+  /** What the settle charged. */
+  credits: bigint;
+}
+
+/** A whole answer; the settle may still be running (`settled` resolves to what it charged). */
+export interface CompletedRun extends RunOutcome {
+  text: string;
+  rateLimit?: RateLimitState;
+  settled: Promise<bigint>;
 }
 
 export interface Prepared {
@@ -86,17 +98,6 @@ export class CompletionsService {
     const requestId = options.requestId ?? randomUUID();
     const refundOnFailure = options.refundOnFailure ?? true;
     let rateLimit: RateLimitState | undefined;
-    if (!options.reserved) {
-      const prepared = await this.prepare(request, principal);
-      rateLimit = prepared.rateLimit;
-      await this.billing.reserve({
-        userId: principal.userId,
-        keyId: principal.keyId,
-        requestId,
-        model: request.model,
-        credits: prepared.credits,
-      });
-    }
     const context: RunContext = {
       request,
       principal,
@@ -107,11 +108,68 @@ export class CompletionsService {
       started,
       promptSize: promptSize(request),
     };
+    if (!options.reserved) {
+      const prepared = await this.prepare(request, principal);
+      rateLimit = prepared.rateLimit;
+      const reserving = this.billing.reserve({
+        userId: principal.userId,
+        keyId: principal.keyId,
+        requestId,
+        model: request.model,
+        credits: prepared.credits,
+      });
+      if (this.billing.likelyCovers(principal.userId, prepared.credits)) {
+        return this.dispatchWhileReserving(context, reserving, rateLimit);
+      }
+      await reserving;
+    }
     try {
       const dispatched = await this.dispatcher.stream(request, signal);
       return new CompletionHandle(this, context, dispatched.host, dispatched.chunks, rateLimit);
     } catch (error) {
-      await this.finish(context, null, { inputTokens: 0, outputTokens: 0 }, 'error', error, null);
+      void this.finish(context, null, { inputTokens: 0, outputTokens: 0 }, 'error', error, null);
+      throw asApiError(error);
+    }
+  }
+
+  /**
+   * The reserve and the upstream request at once, for a user whose last known balance covers the
+   * request: one database round trip less before the first token. Nothing reaches the client
+   * before the reserve succeeded; when it fails, the upstream request is aborted (its host slot
+   * freed, its socket closed) and the reserve's error (402) is the answer, exactly as if the
+   * request had never been sent.
+   */
+  private async dispatchWhileReserving(
+    context: RunContext,
+    reserving: Promise<void>,
+    rateLimit: RateLimitState | undefined,
+  ): Promise<CompletionHandle> {
+    const upstream = new AbortController();
+    const forward = () => upstream.abort(context.signal.reason);
+    if (context.signal.aborted) forward();
+    else context.signal.addEventListener('abort', forward, { once: true });
+    const dispatching = this.dispatcher.stream(context.request, upstream.signal);
+    // It may fail (client gone, no host) while the reserve is still running: handled below.
+    dispatching.catch(() => undefined);
+    try {
+      await reserving;
+    } catch (error) {
+      context.signal.removeEventListener('abort', forward);
+      upstream.abort();
+      dispatching.then(
+        (d) => void d.chunks[Symbol.asyncIterator]().return?.(),
+        () => undefined,
+      );
+      throw error;
+    }
+    try {
+      const dispatched = await dispatching;
+      return new CompletionHandle(this, context, dispatched.host, dispatched.chunks, rateLimit, () =>
+        context.signal.removeEventListener('abort', forward),
+      );
+    } catch (error) {
+      context.signal.removeEventListener('abort', forward);
+      void this.finish(context, null, { inputTokens: 0, outputTokens: 0 }, 'error', error, null);
       throw asApiError(error);
     }
   }
@@ -122,13 +180,13 @@ export class CompletionsService {
     principal: Principal,
     signal: AbortSignal,
     options: RunOptions = {},
-  ): Promise<RunResult & { rateLimit?: RateLimitState }> {
+  ): Promise<CompletedRun> {
     const handle = await this.run(request, principal, signal, options);
     handle.chargeOnlyIfComplete = true;
     let text = '';
     for await (const chunk of handle) if (chunk.text) text += chunk.text;
-    const result = await handle.done;
-    return { ...result, text, rateLimit: handle.rateLimit };
+    const outcome = await handle.finished;
+    return { ...outcome, text, rateLimit: handle.rateLimit, settled: handle.done.then((r) => r.credits) };
   }
 
   /** Embeddings: priced as input characters, no output tokens. */
@@ -164,27 +222,34 @@ export class CompletionsService {
     try {
       const result = await this.dispatcher.embed(request, signal);
       const usage = { inputTokens: result.usage.inputTokens, outputTokens: 0 };
-      await this.finish(context, result.host, usage, 'ok', undefined, null, 'embedding');
+      void this.finish(context, result.host, usage, 'ok', undefined, null, 'embedding');
       return { embeddings: result.embeddings, usage: result.usage, requestId, rateLimit };
     } catch (error) {
-      await this.finish(
-        context,
-        null,
-        { inputTokens: 0, outputTokens: 0 },
-        'error',
-        error,
-        null,
-        'embedding',
-      );
+      void this.finish(context, null, { inputTokens: 0, outputTokens: 0 }, 'error', error, null, 'embedding');
       throw asApiError(error);
     }
   }
 
   /**
    * Settles (or, with refundOnFailure false and a failure, leaves open) the reservation and
-   * writes the usage record. Returns the credits charged.
+   * writes the usage record. Returns the credits charged; never rejects. The answer need not wait
+   * for it: BillingService tracks it, so the user's balance reads and shutdown do.
    */
-  async finish(
+  finish(
+    ctx: RunContext,
+    host: HostRef | null,
+    usage: Usage,
+    status: UsageStatus,
+    error: unknown,
+    ttftMs: number | null,
+    operation: 'chat' | 'completion' | 'embedding' = ctx.request.kind,
+  ): Promise<bigint> {
+    const settling = this.settle(ctx, host, usage, status, error, ttftMs, operation);
+    this.billing.track(ctx.principal.userId, settling);
+    return settling;
+  }
+
+  private async settle(
     ctx: RunContext,
     host: HostRef | null,
     usage: Usage,
@@ -252,7 +317,12 @@ export interface RunContext {
 export class CompletionHandle implements AsyncIterable<CompletionChunk> {
   /** Non-streamed answers: a failure means nothing reached the client, so charge nothing. */
   chargeOnlyIfComplete = false;
+  /** How the answer ended, once iteration is over; the settle may still be running. */
+  readonly finished: Promise<RunOutcome>;
+  /** After the settle: what was charged. */
   readonly done: Promise<RunResult>;
+  private resolveFinished!: (r: RunOutcome) => void;
+  private rejectFinished!: (e: unknown) => void;
   private resolveDone!: (r: RunResult) => void;
   private rejectDone!: (e: unknown) => void;
 
@@ -262,12 +332,18 @@ export class CompletionHandle implements AsyncIterable<CompletionChunk> {
     readonly host: HostRef,
     private readonly chunks: AsyncIterable<CompletionChunk>,
     readonly rateLimit: RateLimitState | undefined,
+    private readonly onEnd?: () => void,
   ) {
+    this.finished = new Promise<RunOutcome>((resolve, reject) => {
+      this.resolveFinished = resolve;
+      this.rejectFinished = reject;
+    });
     this.done = new Promise<RunResult>((resolve, reject) => {
       this.resolveDone = resolve;
       this.rejectDone = reject;
     });
-    // `done` is also awaited by callers that only iterate; never an unhandled rejection.
+    // Also awaited by callers that only iterate; never an unhandled rejection.
+    this.finished.catch(() => undefined);
     this.done.catch(() => undefined);
   }
 
@@ -306,18 +382,22 @@ export class CompletionHandle implements AsyncIterable<CompletionChunk> {
           : this.chargeOnlyIfComplete && !complete
             ? { inputTokens: 0, outputTokens: 0 }
             : { inputTokens: reported?.inputTokens ?? this.ctx.promptSize, outputTokens: delivered };
-      const credits = await this.service.finish(this.ctx, this.host, usage, status, failure, ttftMs);
+      this.onEnd?.();
+      // Not awaited: the caller answers while the settle runs (BillingService tracks it).
+      const settling = this.service.finish(this.ctx, this.host, usage, status, failure, ttftMs);
       if (failure === undefined) {
-        this.resolveDone({
+        const outcome: RunOutcome = {
           requestId: this.ctx.requestId,
-          text: '',
           usage,
-          credits,
           host: this.host,
           finishReason: finishReason ?? 'stop',
-        });
+        };
+        this.resolveFinished(outcome);
+        void settling.then((credits) => this.resolveDone({ ...outcome, text: '', credits }));
       } else {
-        this.rejectDone(asApiError(failure));
+        const error = asApiError(failure);
+        this.rejectFinished(error);
+        void settling.then(() => this.rejectDone(error));
       }
     }
   }

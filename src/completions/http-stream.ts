@@ -1,7 +1,7 @@
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** An AbortSignal that fires when the client goes away before the response has been sent. */
-export function abortOnDisconnect(req: Request, res: Response): AbortController {
+export function abortOnDisconnect(req: IncomingMessage, res: ServerResponse): AbortController {
   const controller = new AbortController();
   res.once('close', () => {
     if (!res.writableFinished) controller.abort(new Error('client disconnected'));
@@ -10,8 +10,16 @@ export function abortOnDisconnect(req: Request, res: Response): AbortController 
   return controller;
 }
 
-/** Writes a piece of a streamed body, waiting when the socket's buffer is full (bounded memory). */
-export async function write(res: Response, data: string, signal: AbortSignal): Promise<void> {
+/**
+ * Writes a piece of a streamed body, waiting when the socket's buffer is full (bounded memory).
+ * Pieces written in the same tick (tokens that arrived in one upstream read) leave in one
+ * socket write: the response is corked until the next tick.
+ */
+export async function write(res: ServerResponse, data: string, signal: AbortSignal): Promise<void> {
+  if (!res.writableCorked) {
+    res.cork();
+    process.nextTick(uncork, res);
+  }
   if (res.write(data) || signal.aborted) return;
   await new Promise<void>((resolve) => {
     const done = () => {
@@ -22,4 +30,23 @@ export async function write(res: Response, data: string, signal: AbortSignal): P
     res.on('drain', done);
     res.on('close', done);
   });
+}
+
+function uncork(res: ServerResponse): void {
+  res.uncork();
+}
+
+/**
+ * A JSON answer as express's `res.json` writes it (same headers, same bytes), on a plain Node
+ * response: the hot routes run without express's request/response prototypes (common/fast-path.ts).
+ */
+export function sendJson(res: ServerResponse, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Content-Length', Buffer.byteLength(text));
+  res.end(text);
+}
+
+export function setHeaders(res: ServerResponse, headers: Record<string, string>): void {
+  for (const name in headers) res.setHeader(name, headers[name] as string);
 }

@@ -27,6 +27,8 @@ export class AppConfig {
   readonly trustProxy: string[];
 
   readonly reservationTimeoutMs: number;
+  /** Reserve and settle statements wait for their WAL flush (true) or commit asynchronously. */
+  readonly billingSynchronousCommit: boolean;
   readonly reservationSweepIntervalMs: number;
 
   readonly hosts: string;
@@ -69,6 +71,7 @@ export class AppConfig {
     this.authCacheTtlMs = get('AUTH_CACHE_TTL_MS');
     this.trustProxy = splitList(get('TRUST_PROXY'));
     this.reservationTimeoutMs = get('RESERVATION_TIMEOUT_MS');
+    this.billingSynchronousCommit = get('BILLING_SYNCHRONOUS_COMMIT');
     this.reservationSweepIntervalMs = get('RESERVATION_SWEEP_INTERVAL_MS');
     this.hosts = get('HOSTS');
     this.hostCheckIntervalMs = get('HOST_CHECK_INTERVAL_MS');

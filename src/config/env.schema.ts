@@ -50,6 +50,7 @@ export const envSchema = Joi.object({
     }),
 
   RESERVATION_TIMEOUT_MS: Joi.number().integer().min(1000).default(600000),
+  BILLING_SYNCHRONOUS_COMMIT: bool.default(false),
   RESERVATION_SWEEP_INTERVAL_MS: Joi.number().integer().min(100).default(60000),
 
   HOSTS: Joi.string().allow('').default(''),

@@ -81,12 +81,14 @@ export class TaskProcessor {
     const heartbeat = setInterval(() => void this.renew(task, controller), Math.max(50, this.leaseMs / 3));
     let result: RunResult;
     try {
-      result = await this.completions.complete(task.request, principalOf(task), controller.signal, {
+      const run = await this.completions.complete(task.request, principalOf(task), controller.signal, {
         requestId: task.id,
         reserved: true,
         refundOnFailure: false,
         source: 'queue',
       });
+      // The task is marked completed only once its reservation is settled.
+      result = { ...run, credits: await run.settled };
     } catch (error) {
       return await this.onFailure(job, task, controller.signal, error);
     } finally {

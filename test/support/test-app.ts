@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DataSource } from 'typeorm';
 import { createApp } from '../../src/app.factory';
+import { BillingService } from '../../src/billing/billing.service';
 import { isolatedEmbeddedEnv } from '../../src/config/isolated-env';
 
 export interface TestApp {
@@ -11,6 +12,7 @@ export interface TestApp {
   url: string;
   /** Redis key prefix unique to this app (Bull queues, counters). */
   redisPrefix: string;
+  /** The app's DataSource; its `query` first waits for settles still running after their answers. */
   dataSource: DataSource;
   close(): Promise<void>;
 }
@@ -23,7 +25,7 @@ async function listen(app: NestExpressApplication, redisPrefix: string): Promise
     app,
     url: `http://127.0.0.1:${port}`,
     redisPrefix,
-    dataSource: app.get(DataSource),
+    dataSource: settledReads(app),
     close: () => app.close(),
   };
 }
@@ -64,4 +66,20 @@ export async function startTestApp(env: Record<string, string | undefined> = {})
     },
   });
   return listen(app, redisPrefix);
+}
+
+/**
+ * Answers go out before their settle finishes (the API's own reads wait for it, see
+ * BillingService.track); raw SQL in tests waits the same way, so it sees the settled books.
+ */
+function settledReads(app: NestExpressApplication): DataSource {
+  const dataSource = app.get(DataSource);
+  const billing = app.get(BillingService);
+  const query = async (...args: Parameters<DataSource['query']>) => {
+    await billing.settled();
+    return dataSource.query(...args);
+  };
+  return new Proxy(dataSource, {
+    get: (target, prop) => (prop === 'query' ? query : Reflect.get(target, prop, target)),
+  });
 }

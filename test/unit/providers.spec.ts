@@ -52,13 +52,18 @@ describe('stream framing', () => {
   it('reads NDJSON lines split across chunks, including multi-byte characters', async () => {
     const bytes = Buffer.from('{"a":"é"}\n\n{"a":2}\r\n{"a":3}');
     const parts = [bytes.subarray(0, 7), bytes.subarray(7, 12), bytes.subarray(12)];
-    expect(await collect(readNdjson(Readable.from(parts)))).toEqual([{ a: 'é' }, { a: 2 }, { a: 3 }]);
+    expect((await collect(readNdjson(Readable.from(parts)))).flat()).toEqual([
+      { a: 'é' },
+      { a: 2 },
+      { a: 3 },
+    ]);
   });
 
   it('reads SSE data events, skips comments and recognizes [DONE]', async () => {
     const text = ': keep-alive\n\ndata: {"n":1}\n\ndata:{"n":2}\r\n\r\nevent: x\ndata: [DONE]\n\n';
-    const events = await collect(readSseJson(Readable.from([text.slice(0, 20), text.slice(20)])));
-    expect(events).toEqual([{ n: 1 }, { n: 2 }, SSE_DONE]);
+    const batches = await collect(readSseJson(Readable.from([text.slice(0, 20), text.slice(20)])));
+    // One array per read: the first read completes no event, the second all three.
+    expect(batches).toEqual([[{ n: 1 }, { n: 2 }, SSE_DONE]]);
   });
 
   it('a malformed line is a protocol error', async () => {

@@ -11,13 +11,13 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CurrentPrincipal } from '../../auth/auth.decorators';
 import type { Principal } from '../../auth/principal';
 import { API_ERRORS } from '../../common/api-error';
 import { rateLimitHeaders } from '../../ratelimit/rate-limit.service';
 import { CompletionsService } from '../completions.service';
-import { abortOnDisconnect, write } from '../http-stream';
+import { abortOnDisconnect, sendJson, setHeaders, write } from '../http-stream';
 import { NativeCompletionBody, NativeCompletionResponse, NativeErrorResponse } from './native.dto';
 import { parseNativeCompletion } from './native-request';
 
@@ -50,20 +50,21 @@ export class NativeCompletionsController {
   async create(
     @Body() body: unknown,
     @CurrentPrincipal() principal: Principal,
-    @Req() req: Request,
-    @Res() res: Response,
+    @Req() req: IncomingMessage,
+    @Res() res: ServerResponse,
   ): Promise<void> {
     const request = parseNativeCompletion(body);
     const abort = abortOnDisconnect(req, res);
     if (!request.stream) {
       const result = await this.completions.complete(request, principal, abort.signal, { source: 'native' });
-      if (result.rateLimit) res.set(rateLimitHeaders(result.rateLimit));
-      res.json({ success: true, response: result.text });
+      if (result.rateLimit) setHeaders(res, rateLimitHeaders(result.rateLimit));
+      sendJson(res, { success: true, response: result.text });
       return;
     }
     const handle = await this.completions.run(request, principal, abort.signal, { source: 'native' });
-    if (handle.rateLimit) res.set(rateLimitHeaders(handle.rateLimit));
-    res.status(200).type('application/x-ndjson');
+    if (handle.rateLimit) setHeaders(res, rateLimitHeaders(handle.rateLimit));
+    res.statusCode = 200;
+    res.setHeader('Content-Type', 'application/x-ndjson');
     try {
       for await (const chunk of handle) {
         if (abort.signal.aborted) break;

@@ -60,8 +60,14 @@ export function textCompletion(
   };
 }
 
+/** Stands for a chunk's text while its frame is built once per stream (JSON escapes it as \u0000). */
+const TEXT_SLOT = '\u0000text\u0000';
+
 /** Builds the SSE chunks of one chat or text completion stream. */
 export class OpenAiChunks {
+  /** A content chunk's frame around its JSON-encoded text: built once, not per token. */
+  private contentFrame: [string, string] | undefined;
+
   constructor(
     private readonly kind: 'chat' | 'completion',
     private readonly id: string,
@@ -74,7 +80,12 @@ export class OpenAiChunks {
   }
 
   content(text: string): string {
-    return this.sse(this.choice(this.kind === 'chat' ? { content: text } : text, null));
+    if (!this.contentFrame) {
+      const whole = this.sse(this.choice(this.kind === 'chat' ? { content: TEXT_SLOT } : TEXT_SLOT, null));
+      const [before, after] = whole.split(JSON.stringify(TEXT_SLOT)) as [string, string];
+      this.contentFrame = [before, after];
+    }
+    return this.contentFrame[0] + JSON.stringify(text) + this.contentFrame[1];
   }
 
   finish(reason: FinishReason): string {

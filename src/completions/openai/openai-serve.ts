@@ -1,10 +1,10 @@
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../../auth/principal';
 import { ApiError } from '../../common/api-error';
 import { rateLimitHeaders, RateLimitState } from '../../ratelimit/rate-limit.service';
 import type { CompletionRequest } from '../completion.types';
 import { CompletionHandle, CompletionsService } from '../completions.service';
-import { abortOnDisconnect, write } from '../http-stream';
+import { abortOnDisconnect, sendJson, setHeaders, write } from '../http-stream';
 import { chatCompletion, completionId, OpenAiChunks, textCompletion } from './openai-format';
 import type { OpenAiStreamOptions } from './openai-request';
 
@@ -24,8 +24,8 @@ export async function serveOpenAi(
   request: CompletionRequest,
   options: OpenAiStreamOptions,
   principal: Principal,
-  req: Request,
-  res: Response,
+  req: IncomingMessage,
+  res: ServerResponse,
 ): Promise<void> {
   const abort = abortOnDisconnect(req, res);
   const id = completionId(request.kind === 'chat' ? 'chatcmpl' : 'cmpl');
@@ -34,7 +34,7 @@ export async function serveOpenAi(
     const r = await completions.complete(request, principal, abort.signal, { source: dialect.source });
     setLimitHeaders(res, r.rateLimit);
     const shape = request.kind === 'chat' ? chatCompletion : textCompletion;
-    res.json(dialect.wrap(shape(id, created, request.model, r.text, r.finishReason, r.usage)));
+    sendJson(res, dialect.wrap(shape(id, created, request.model, r.text, r.finishReason, r.usage)));
     return;
   }
   const handle = await completions.run(request, principal, abort.signal, { source: dialect.source });
@@ -45,19 +45,15 @@ export async function serveOpenAi(
 
 /** SSE: a role chunk, content chunks, a finish chunk, optionally a usage chunk, then [DONE]. */
 export async function streamSse(
-  res: Response,
+  res: ServerResponse,
   handle: CompletionHandle,
   chunks: OpenAiChunks,
   options: OpenAiStreamOptions,
   signal: AbortSignal,
   frame: (data: string) => string,
 ): Promise<void> {
-  res.status(200).set({
-    'Content-Type': 'text/event-stream; charset=utf-8',
-    'Cache-Control': 'no-cache',
-    Connection: 'keep-alive',
-    'X-Accel-Buffering': 'no',
-  });
+  res.statusCode = 200;
+  setHeaders(res, SSE_HEADERS);
   const role = chunks.role();
   if (role) await write(res, frame(role), signal);
   try {
@@ -66,7 +62,7 @@ export async function streamSse(
       if (chunk.text) await write(res, frame(chunks.content(chunk.text)), signal);
     }
     if (!signal.aborted) {
-      const result = await handle.done;
+      const result = await handle.finished;
       await write(res, frame(chunks.finish(result.finishReason)), signal);
       if (options.includeUsage) await write(res, frame(chunks.usage(result.usage)), signal);
       await write(res, frame(chunks.done()), signal);
@@ -78,6 +74,13 @@ export async function streamSse(
   res.end();
 }
 
-export function setLimitHeaders(res: Response, state: RateLimitState | undefined): void {
-  if (state) res.set(rateLimitHeaders(state));
+export function setLimitHeaders(res: ServerResponse, state: RateLimitState | undefined): void {
+  if (state) setHeaders(res, rateLimitHeaders(state));
 }
+
+const SSE_HEADERS = {
+  'Content-Type': 'text/event-stream; charset=utf-8',
+  'Cache-Control': 'no-cache',
+  Connection: 'keep-alive',
+  'X-Accel-Buffering': 'no',
+};

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import type { Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CurrentPrincipal } from '../../auth/auth.decorators';
 import type { Principal } from '../../auth/principal';
 
@@ -8,7 +8,7 @@ import { ModelsService, ModelInfo } from '../../models/models.service';
 
 import { CompletionsService } from '../completions.service';
 import { OPENAI, serveOpenAi, setLimitHeaders } from './openai-serve';
-import { abortOnDisconnect } from '../http-stream';
+import { abortOnDisconnect, sendJson } from '../http-stream';
 
 import { parseChatCompletion, parseEmbedding, parseTextCompletion } from './openai-request';
 import {
@@ -55,8 +55,8 @@ export class OpenAiController {
   async chat(
     @Body() body: unknown,
     @CurrentPrincipal() principal: Principal,
-    @Req() req: Request,
-    @Res() res: Response,
+    @Req() req: IncomingMessage,
+    @Res() res: ServerResponse,
   ): Promise<void> {
     const { request, streamOptions } = parseChatCompletion(body);
     await serveOpenAi(this.completions, OPENAI, request, streamOptions, principal, req, res);
@@ -69,8 +69,8 @@ export class OpenAiController {
   async complete(
     @Body() body: unknown,
     @CurrentPrincipal() principal: Principal,
-    @Req() req: Request,
-    @Res() res: Response,
+    @Req() req: IncomingMessage,
+    @Res() res: ServerResponse,
   ): Promise<void> {
     const { request, streamOptions } = parseTextCompletion(body);
     await serveOpenAi(this.completions, OPENAI, request, streamOptions, principal, req, res);
@@ -84,14 +84,14 @@ export class OpenAiController {
   async embeddings(
     @Body() body: unknown,
     @CurrentPrincipal() principal: Principal,
-    @Req() req: Request,
-    @Res() res: Response,
+    @Req() req: IncomingMessage,
+    @Res() res: ServerResponse,
   ): Promise<void> {
     const { request, encoding } = parseEmbedding(body);
     const abort = abortOnDisconnect(req, res);
     const result = await this.completions.embed(request, principal, abort.signal);
     setLimitHeaders(res, result.rateLimit);
-    res.json({
+    sendJson(res, {
       object: 'list',
       data: result.embeddings.map((vector, index) => ({
         object: 'embedding',

@@ -97,7 +97,7 @@ export class ChatWebSocketServer implements OnApplicationBootstrap, OnApplicatio
         if (chunk.text) send(unframe(chunks.content(chunk.text)));
       }
       if (signal.aborted) return;
-      const result = await handle.done;
+      const result = await handle.finished;
       send(unframe(chunks.finish(result.finishReason)));
       if (streamOptions.includeUsage) send(unframe(chunks.usage(result.usage)));
     } catch (error) {

@@ -1,11 +1,12 @@
 import { UpstreamError } from '../upstream-error';
-import { readLines } from './line-reader';
+import { readLineBatches } from './line-reader';
 
-/** Parses an NDJSON stream (Ollama): one JSON object per non-empty line. */
-export async function* readNdjson<T>(body: AsyncIterable<Buffer | string>): AsyncGenerator<T> {
-  for await (const line of readLines(body)) {
-    if (line.trim() === '') continue;
-    yield parseJson<T>(line);
+/** Parses an NDJSON stream (Ollama): one JSON object per non-empty line; one array per read. */
+export async function* readNdjson<T>(body: AsyncIterable<Buffer | string>): AsyncGenerator<T[]> {
+  for await (const lines of readLineBatches(body)) {
+    const objects: T[] = [];
+    for (const line of lines) if (line.trim() !== '') objects.push(parseJson<T>(line));
+    if (objects.length > 0) yield objects;
   }
 }
 

@@ -1,26 +1,31 @@
 import { UpstreamError } from '../upstream-error';
-import { readLines } from './line-reader';
+import { readLineBatches } from './line-reader';
 
 /** The SSE terminator OpenAI-compatible servers send after the last chunk. */
 export const SSE_DONE = Symbol('sse-done');
 
 /**
  * Parses an SSE stream of JSON events (OpenAI-compatible): `data:` lines joined per event,
- * `data: [DONE]` yields SSE_DONE; comments (`:`) and other fields are skipped.
+ * `data: [DONE]` gives SSE_DONE; comments (`:`) and other fields are skipped. The events
+ * completed by each read come as one array.
  */
 export async function* readSseJson<T>(
   body: AsyncIterable<Buffer | string>,
-): AsyncGenerator<T | typeof SSE_DONE> {
+): AsyncGenerator<(T | typeof SSE_DONE)[]> {
   let data: string[] = [];
-  for await (const line of readLines(body)) {
-    if (line === '') {
-      if (data.length > 0) yield parseEvent<T>(data.join('\n'));
-      data = [];
-    } else if (line.startsWith('data:')) {
-      data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
+  for await (const lines of readLineBatches(body)) {
+    const events: (T | typeof SSE_DONE)[] = [];
+    for (const line of lines) {
+      if (line === '') {
+        if (data.length > 0) events.push(parseEvent<T>(data.join('\n')));
+        data = [];
+      } else if (line.startsWith('data:')) {
+        data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
+      }
     }
+    if (events.length > 0) yield events;
   }
-  if (data.length > 0) yield parseEvent<T>(data.join('\n'));
+  if (data.length > 0) yield [parseEvent<T>(data.join('\n'))];
 }
 
 function parseEvent<T>(data: string): T | typeof SSE_DONE {

@@ -98,13 +98,15 @@ export class OllamaProvider implements ProviderAdapter {
   ): AsyncGenerator<CompletionChunk> {
     const res = await this.http.send(host, 'POST', path, body, signal, readOllamaError);
     try {
-      for await (const line of readNdjson<L>(res.body)) {
-        if (line.error) throw new UpstreamError('protocol', `Host error: ${line.error}`);
-        const text = textOf(line);
-        if (text) yield { text };
-        if (line.done) {
-          yield { finishReason: toFinishReason(line.done_reason), usage: toUsage(line) };
-          return;
+      for await (const lines of readNdjson<L>(res.body)) {
+        for (const line of lines) {
+          if (line.error) throw new UpstreamError('protocol', `Host error: ${line.error}`);
+          const text = textOf(line);
+          if (text) yield { text };
+          if (line.done) {
+            yield { finishReason: toFinishReason(line.done_reason), usage: toUsage(line) };
+            return;
+          }
         }
       }
       throw new UpstreamError('protocol', 'The stream ended before its final (done) line');

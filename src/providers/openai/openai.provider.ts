@@ -132,19 +132,21 @@ export class OpenAIProvider implements ProviderAdapter {
     let finishReason: FinishReason | undefined;
     let usage: CompletionChunk['usage'];
     try {
-      for await (const event of readSseJson<OpenAIStreamChunk>(res.body)) {
-        if (event === SSE_DONE) break;
-        if (event.error)
-          throw new UpstreamError('protocol', `Host error: ${event.error.message ?? 'unknown'}`);
-        const choice = event.choices?.[0];
-        const text = choice?.delta?.content ?? choice?.text;
-        if (text) yield { text };
-        if (choice?.finish_reason) finishReason = toFinishReason(choice.finish_reason);
-        if (event.usage)
-          usage = {
-            inputTokens: event.usage.prompt_tokens,
-            outputTokens: event.usage.completion_tokens ?? 0,
-          };
+      read: for await (const events of readSseJson<OpenAIStreamChunk>(res.body)) {
+        for (const event of events) {
+          if (event === SSE_DONE) break read;
+          if (event.error)
+            throw new UpstreamError('protocol', `Host error: ${event.error.message ?? 'unknown'}`);
+          const choice = event.choices?.[0];
+          const text = choice?.delta?.content ?? choice?.text;
+          if (text) yield { text };
+          if (choice?.finish_reason) finishReason = toFinishReason(choice.finish_reason);
+          if (event.usage)
+            usage = {
+              inputTokens: event.usage.prompt_tokens,
+              outputTokens: event.usage.completion_tokens ?? 0,
+            };
+        }
       }
       // Without [DONE] a stream is complete only if the host said why it stopped.
       if (!finishReason) throw new UpstreamError('protocol', 'The stream ended without a finish reason');
