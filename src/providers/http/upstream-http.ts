@@ -1,5 +1,5 @@
 import { Injectable, OnModuleDestroy } from '@nestjs/common';
-import { Agent, request } from 'undici';
+import { Agent, type Dispatcher, request } from 'undici';
 import { AppConfig } from '../../config/app-config';
 import type { ProviderHost } from '../provider.types';
 import { toUpstreamError, UpstreamError } from '../upstream-error';
@@ -20,6 +20,7 @@ export type ErrorBodyReader = (text: string) => string | undefined;
 @Injectable()
 export class UpstreamHttp implements OnModuleDestroy {
   private readonly agent: Agent;
+  private readonly targets = new Map<string, { origin: string; prefix: string }>();
 
   constructor(config: AppConfig) {
     this.agent = new Agent({
@@ -66,7 +67,11 @@ export class UpstreamHttp implements OnModuleDestroy {
     }
   }
 
-  /** Sends a request and parses the whole JSON answer. */
+  /**
+   * Sends a request and parses the whole JSON answer. Through undici's dispatch API rather than
+   * `request()`: a whole answer needs no body stream, abort-signal wrapper or async iteration
+   * (≈ 40 µs of CPU per request less under load, bench/README.md).
+   */
   async json<T>(
     host: ProviderHost,
     method: 'GET' | 'POST',
@@ -75,18 +80,86 @@ export class UpstreamHttp implements OnModuleDestroy {
     signal: AbortSignal,
     readError: ErrorBodyReader,
   ): Promise<T> {
-    const res = await this.send(host, method, path, body, signal, readError);
-    let text = '';
-    try {
-      for await (const part of res.body) text += typeof part === 'string' ? part : part.toString('utf8');
-    } catch (error) {
-      throw toUpstreamError(error, signal);
+    const { status, text } = await this.exchange(host, method, path, body, signal);
+    if (status < 200 || status >= 300) {
+      const message = readError(text) ?? (text.slice(0, 300) || `HTTP ${status}`);
+      throw new UpstreamError('status', `HTTP ${status}: ${message}`, status);
     }
     try {
       return JSON.parse(text) as T;
     } catch {
       throw new UpstreamError('protocol', `Invalid JSON from ${path}`);
     }
+  }
+
+  /** One request, the whole answer as text; network failures and aborts as UpstreamError. */
+  private exchange(
+    host: ProviderHost,
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    signal: AbortSignal,
+  ): Promise<{ status: number; text: string }> {
+    const target = this.target(host.baseUrl);
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (host.apiKey) headers.authorization = `Bearer ${host.apiKey}`;
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        reject(new UpstreamError('aborted', 'The request was aborted'));
+        return;
+      }
+      let controller: Dispatcher.DispatchController | undefined;
+      let status = 0;
+      const chunks: Buffer[] = [];
+      let finished = false;
+      const onAbort = () => controller?.abort(new UpstreamError('aborted', 'The request was aborted'));
+      const finish = (error: unknown, text?: string) => {
+        if (finished) return;
+        finished = true;
+        signal.removeEventListener('abort', onAbort);
+        if (error === undefined) resolve({ status, text: text ?? '' });
+        else reject(toUpstreamError(error, signal));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.agent.dispatch(
+        {
+          origin: target.origin,
+          path: target.prefix + path,
+          method,
+          headers,
+          body: body === undefined ? null : JSON.stringify(body),
+        },
+        {
+          onRequestStart: (c) => {
+            controller = c;
+            if (signal.aborted) onAbort();
+          },
+          onResponseStart: (_c, statusCode) => {
+            status = statusCode;
+          },
+          onResponseData: (_c, chunk) => {
+            chunks.push(chunk);
+          },
+          onResponseEnd: () => {
+            finish(undefined, (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'));
+          },
+          onResponseError: (_c, error) => finish(error),
+        },
+      );
+    });
+  }
+
+  /** A base URL's origin and path prefix, parsed once per host URL. */
+  private target(baseUrl: string): { origin: string; prefix: string } {
+    let target = this.targets.get(baseUrl);
+    if (!target) {
+      const url = new URL(joinUrl(baseUrl, ''));
+      target = { origin: url.origin, prefix: url.pathname === '/' ? '' : url.pathname };
+      if (this.targets.size > 1000) this.targets.clear();
+      this.targets.set(baseUrl, target);
+    }
+    return target;
   }
 }
 
