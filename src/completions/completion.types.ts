@@ -56,6 +56,13 @@ export interface CompletionChunk {
   usage?: Usage;
 }
 
+/**
+ * The chunks one network read of the host's answer completed, in order (never empty). Passing
+ * batches rather than single chunks through the provider → dispatcher → handle layers costs a
+ * few promise hops per read instead of per token.
+ */
+export type ChunkBatch = CompletionChunk[];
+
 export interface EmbeddingRequest {
   model: string;
   input: string[];

@@ -3,10 +3,11 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
 import { BillingService } from '../billing/billing.service';
 import { ApiError } from '../common/api-error';
-import { DispatcherService } from '../hosts/dispatcher.service';
+import { DispatchCancel, DispatcherService } from '../hosts/dispatcher.service';
 import { ModelsService } from '../models/models.service';
 import { RateLimitService, RateLimitState } from '../ratelimit/rate-limit.service';
 import type {
+  ChunkBatch,
   CompletionChunk,
   CompletionRequest,
   EmbeddingRequest,
@@ -144,18 +145,14 @@ export class CompletionsService {
     reserving: Promise<void>,
     rateLimit: RateLimitState | undefined,
   ): Promise<CompletionHandle> {
-    const upstream = new AbortController();
-    const forward = () => upstream.abort(context.signal.reason);
-    if (context.signal.aborted) forward();
-    else context.signal.addEventListener('abort', forward, { once: true });
-    const dispatching = this.dispatcher.stream(context.request, upstream.signal);
+    const cancel = new DispatchCancel();
+    const dispatching = this.dispatcher.stream(context.request, context.signal, cancel);
     // It may fail (client gone, no host) while the reserve is still running: handled below.
     dispatching.catch(() => undefined);
     try {
       await reserving;
     } catch (error) {
-      context.signal.removeEventListener('abort', forward);
-      upstream.abort();
+      cancel.cancel();
       dispatching.then(
         (d) => void d.chunks[Symbol.asyncIterator]().return?.(),
         () => undefined,
@@ -164,11 +161,8 @@ export class CompletionsService {
     }
     try {
       const dispatched = await dispatching;
-      return new CompletionHandle(this, context, dispatched.host, dispatched.chunks, rateLimit, () =>
-        context.signal.removeEventListener('abort', forward),
-      );
+      return new CompletionHandle(this, context, dispatched.host, dispatched.chunks, rateLimit);
     } catch (error) {
-      context.signal.removeEventListener('abort', forward);
       void this.finish(context, null, { inputTokens: 0, outputTokens: 0 }, 'error', error, null);
       throw asApiError(error);
     }
@@ -184,7 +178,7 @@ export class CompletionsService {
     const handle = await this.run(request, principal, signal, options);
     handle.chargeOnlyIfComplete = true;
     let text = '';
-    for await (const chunk of handle) if (chunk.text) text += chunk.text;
+    for await (const batch of handle.batches()) for (const chunk of batch) if (chunk.text) text += chunk.text;
     const outcome = await handle.finished;
     return { ...outcome, text, rateLimit: handle.rateLimit, settled: handle.done.then((r) => r.credits) };
   }
@@ -315,6 +309,7 @@ export interface RunContext {
  * or stopped early because the client left) the reservation is settled for what was delivered.
  */
 export class CompletionHandle implements AsyncIterable<CompletionChunk> {
+  private iterated = false;
   /** Non-streamed answers: a failure means nothing reached the client, so charge nothing. */
   chargeOnlyIfComplete = false;
   /** How the answer ended, once iteration is over; the settle may still be running. */
@@ -330,9 +325,8 @@ export class CompletionHandle implements AsyncIterable<CompletionChunk> {
     private readonly service: CompletionsService,
     private readonly ctx: RunContext,
     readonly host: HostRef,
-    private readonly chunks: AsyncIterable<CompletionChunk>,
+    private readonly chunks: AsyncIterable<ChunkBatch>,
     readonly rateLimit: RateLimitState | undefined,
-    private readonly onEnd?: () => void,
   ) {
     this.finished = new Promise<RunOutcome>((resolve, reject) => {
       this.resolveFinished = resolve;
@@ -351,21 +345,46 @@ export class CompletionHandle implements AsyncIterable<CompletionChunk> {
     return this.ctx.requestId;
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<CompletionChunk> {
+  /** The chunks one by one. */
+  [Symbol.asyncIterator](): AsyncGenerator<CompletionChunk> {
+    return this.consume(false) as AsyncGenerator<CompletionChunk>;
+  }
+
+  /**
+   * The chunks as the host's reads delivered them: one array per read (streamers write a whole
+   * array before they look at the socket again, so all of it counts as delivered).
+   */
+  batches(): AsyncGenerator<ChunkBatch> {
+    return this.consume(true) as AsyncGenerator<ChunkBatch>;
+  }
+
+  private async *consume(asBatches: boolean): AsyncGenerator<CompletionChunk | ChunkBatch> {
+    if (this.iterated) throw new Error('A completion handle is iterated once');
+    this.iterated = true;
     let delivered = 0;
     let reported: Usage | undefined;
     let finishReason: FinishReason | undefined;
     let failure: unknown;
     let ttftMs: number | null = null;
+    const take = (chunk: CompletionChunk) => {
+      if (chunk.usage) reported = chunk.usage;
+      if (chunk.finishReason) finishReason = chunk.finishReason;
+      if (chunk.text) {
+        if (ttftMs === null) ttftMs = performance.now() - this.ctx.started;
+        delivered++;
+      }
+    };
     try {
-      for await (const chunk of this.chunks) {
-        if (chunk.usage) reported = chunk.usage;
-        if (chunk.finishReason) finishReason = chunk.finishReason;
-        if (chunk.text) {
-          if (ttftMs === null) ttftMs = performance.now() - this.ctx.started;
-          delivered++;
+      for await (const batch of this.chunks) {
+        if (asBatches) {
+          for (const chunk of batch) take(chunk);
+          yield batch;
+        } else {
+          for (const chunk of batch) {
+            take(chunk);
+            yield chunk;
+          }
         }
-        yield chunk;
       }
     } catch (error) {
       // The upstream call was stopped because the client left: not a failure, bill what was sent.
@@ -382,7 +401,6 @@ export class CompletionHandle implements AsyncIterable<CompletionChunk> {
           : this.chargeOnlyIfComplete && !complete
             ? { inputTokens: 0, outputTokens: 0 }
             : { inputTokens: reported?.inputTokens ?? this.ctx.promptSize, outputTokens: delivered };
-      this.onEnd?.();
       // Not awaited: the caller answers while the settle runs (BillingService tracks it).
       const settling = this.service.finish(this.ctx, this.host, usage, status, failure, ttftMs);
       if (failure === undefined) {

@@ -16,11 +16,21 @@ export function abortOnDisconnect(req: IncomingMessage, res: ServerResponse): Ab
  * socket write: the response is corked until the next tick.
  */
 export async function write(res: ServerResponse, data: string, signal: AbortSignal): Promise<void> {
-  if (!res.writableCorked) {
-    res.cork();
-    process.nextTick(uncork, res);
-  }
-  if (res.write(data) || signal.aborted) return;
+  corkForTick(res);
+  if (res.write(data)) return;
+  await drained(res, signal);
+}
+
+/** Holds the response's writes until the end of this tick, then sends them as one. */
+export function corkForTick(res: ServerResponse): void {
+  if (res.writableCorked) return;
+  res.cork();
+  process.nextTick(uncork, res);
+}
+
+/** Resolves when the socket's buffer has room again, or the response closed. */
+export async function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
+  if (signal.aborted || res.destroyed) return;
   await new Promise<void>((resolve) => {
     const done = () => {
       res.off('drain', done);

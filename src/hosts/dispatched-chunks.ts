@@ -1,4 +1,4 @@
-import type { CompletionChunk } from '../completions/completion.types';
+import type { ChunkBatch } from '../completions/completion.types';
 import { toUpstreamError, UpstreamError } from '../providers/upstream-error';
 
 /** Hooks the dispatcher gives a running answer. */
@@ -17,13 +17,13 @@ export interface ChunkStreamHooks {
  * generator: `return()` must free the host slot and close the upstream socket even before the
  * first `next()`, which a generator that has not started skips.
  */
-export class DispatchedChunks implements AsyncIterableIterator<CompletionChunk> {
-  private first: IteratorResult<CompletionChunk> | undefined;
+export class DispatchedChunks implements AsyncIterableIterator<ChunkBatch> {
+  private first: IteratorResult<ChunkBatch> | undefined;
   private finished = false;
 
   constructor(
-    first: IteratorResult<CompletionChunk>,
-    private readonly upstream: AsyncIterator<CompletionChunk>,
+    first: IteratorResult<ChunkBatch>,
+    private readonly upstream: AsyncIterator<ChunkBatch>,
     private readonly signal: AbortSignal,
     private readonly hooks: ChunkStreamHooks,
   ) {
@@ -35,7 +35,7 @@ export class DispatchedChunks implements AsyncIterableIterator<CompletionChunk> 
     return this;
   }
 
-  async next(): Promise<IteratorResult<CompletionChunk>> {
+  async next(): Promise<IteratorResult<ChunkBatch>> {
     if (this.first) {
       const first = this.first;
       this.first = undefined;
@@ -57,7 +57,7 @@ export class DispatchedChunks implements AsyncIterableIterator<CompletionChunk> 
     }
   }
 
-  async return(): Promise<IteratorResult<CompletionChunk>> {
+  async return(): Promise<IteratorResult<ChunkBatch>> {
     this.first = undefined;
     if (!this.finished) {
       this.finish();

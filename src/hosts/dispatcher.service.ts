@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
 import type {
-  CompletionChunk,
+  ChunkBatch,
   CompletionRequest,
   EmbeddingRequest,
   EmbeddingResult,
@@ -20,8 +20,31 @@ export interface HostRef {
 
 export interface DispatchedStream {
   host: HostRef;
-  /** The first chunk, then the rest; a break midway throws UpstreamError. */
-  chunks: AsyncIterable<CompletionChunk>;
+  /** The first batch of chunks, then the rest; a break midway throws UpstreamError. */
+  chunks: AsyncIterable<ChunkBatch>;
+}
+
+/**
+ * Stops a dispatch from outside without aborting the caller's signal (a reserve that failed while
+ * the host was already asked): the attempt in flight is aborted and no other host is tried.
+ */
+export class DispatchCancel {
+  private cancelled = false;
+  private current: AbortController | undefined;
+
+  get isCancelled(): boolean {
+    return this.cancelled;
+  }
+
+  cancel(): void {
+    this.cancelled = true;
+    this.current?.abort();
+  }
+
+  /** The dispatcher's attempt now running (undefined when it ended). */
+  attach(attempt: AbortController | undefined): void {
+    this.current = attempt;
+  }
 }
 
 /** Host statuses that mean "the request itself is wrong": no other host would take it either. */
@@ -43,8 +66,12 @@ export class DispatcherService {
   ) {}
 
   /** Resolves once the first chunk arrived (or the answer ended cleanly without output). */
-  async stream(request: CompletionRequest, signal: AbortSignal): Promise<DispatchedStream> {
-    return this.withFailover(request.model, signal, async (lease, upstream) => {
+  async stream(
+    request: CompletionRequest,
+    signal: AbortSignal,
+    cancel?: DispatchCancel,
+  ): Promise<DispatchedStream> {
+    return this.withFailover(request.model, signal, cancel, async (lease, upstream) => {
       const adapter = this.providers.get(lease.host.provider);
       const target = this.hosts.target(lease.host);
       const answer =
@@ -71,7 +98,7 @@ export class DispatcherService {
   }
 
   async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult & { host: HostRef }> {
-    return this.withFailover(request.model, signal, async (lease, upstream) => {
+    return this.withFailover(request.model, signal, undefined, async (lease, upstream) => {
       const adapter = this.providers.get(lease.host.provider);
       const result = await adapter.embed(this.hosts.target(lease.host), request, upstream.signal);
       // On failure withFailover releases the lease and aborts; the answer was read in full here.
@@ -88,17 +115,20 @@ export class DispatcherService {
   private async withFailover<T>(
     model: string,
     signal: AbortSignal,
+    cancel: DispatchCancel | undefined,
     attempt: (lease: HostLease, upstream: AbortController) => Promise<T>,
   ): Promise<T> {
     const tried = new Set<string>();
     while (tried.size < this.config.maxAttempts) {
-      if (signal.aborted) throw new UpstreamError('aborted', 'The request was aborted');
+      if (signal.aborted || cancel?.isCancelled)
+        throw new UpstreamError('aborted', 'The request was aborted');
       const lease = this.hosts.acquire(model, tried);
       if (!lease) break;
       tried.add(lease.host.id);
       const upstream = new AbortController();
       const forward = () => upstream.abort();
       signal.addEventListener('abort', forward, { once: true });
+      cancel?.attach(upstream);
       try {
         const result = await attempt(lease, upstream);
         this.hosts.reportSuccess(lease.host);
@@ -106,7 +136,9 @@ export class DispatcherService {
       } catch (caught) {
         lease.release();
         upstream.abort();
-        const error = toUpstreamError(caught, signal);
+        const error = cancel?.isCancelled
+          ? new UpstreamError('aborted', 'The request was cancelled')
+          : toUpstreamError(caught, signal);
         if (error.kind === 'aborted') throw error;
         this.hosts.reportFailure(lease.host, error, model);
         const message = redactKey(error.message, lease.host.apiKey);
@@ -116,6 +148,7 @@ export class DispatcherService {
         if (!error.retryable) throw new UpstreamError(error.kind, message, error.status);
       } finally {
         signal.removeEventListener('abort', forward);
+        cancel?.attach(undefined);
       }
     }
     throw new ApiError('no_available_hosts');

@@ -1,5 +1,5 @@
 import type {
-  CompletionChunk,
+  ChunkBatch,
   CompletionRequest,
   EmbeddingRequest,
   EmbeddingResult,
@@ -23,17 +23,14 @@ export interface DiscoveredModel {
 }
 
 /**
- * One adapter per backend protocol. Streams are async iterables; every call stops its upstream
+ * One adapter per backend protocol. Answers are async iterables of chunk batches (one per network
+ * read, see ChunkBatch); every call stops its upstream
  * request when `signal` aborts. Failures throw `UpstreamError` (upstream-error.ts).
  */
 export interface ProviderAdapter {
   readonly kind: ProviderKind;
-  chat(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionChunk>;
-  complete(
-    host: ProviderHost,
-    request: CompletionRequest,
-    signal: AbortSignal,
-  ): AsyncIterable<CompletionChunk>;
+  chat(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChunkBatch>;
+  complete(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChunkBatch>;
   embed(host: ProviderHost, request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult>;
   listModels(host: ProviderHost, signal: AbortSignal): Promise<DiscoveredModel[]>;
 }

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
 import { BillingService } from '../../src/billing/billing.service';
 import { HostsService } from '../../src/hosts/hosts.service';
 import { FakeHost, startFakeOpenAI } from '../fakes';
@@ -128,8 +127,8 @@ describe('completion billing path: reserve beside dispatch, settle after the ans
 
   it('closing the app right after the answers still settles every request', async () => {
     const app = await startTestApp({ HOST_CHECK_INTERVAL_MS: '60000' });
-    const db = new Client({ connectionString: process.env.LE_TEST_DATABASE_URL });
-    await db.connect();
+    // Read through the other app's connection: this one is closed before the books are read.
+    const db = t.dataSource;
     let closed = false;
     try {
       // The host row is shared through the database: this app loaded it; one health round.
@@ -140,23 +139,20 @@ describe('completion billing path: reserve beside dispatch, settle after the ans
       expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
       await app.close();
       closed = true;
-      const { rows } = await db.query(
+      const rows = (await db.query(
         `SELECT status, count(*)::int AS n FROM reservations WHERE user_id = $1 GROUP BY status`,
         [user.userId],
-      );
+      )) as { status: string; n: number }[];
       expect(rows).toEqual([{ status: 'settled', n: 21 }]);
-      const [books] = (
-        await db.query(
-          `SELECT (SELECT credits::text FROM accounts WHERE user_id = $1) AS balance,
-                  (SELECT sum(amount)::text FROM credit_ledger WHERE user_id = $1) AS ledger,
-                  (SELECT count(*)::int FROM usage_records WHERE user_id = $1) AS records`,
-          [user.userId],
-        )
-      ).rows as { balance: string; ledger: string; records: number }[];
+      const [books] = (await db.query(
+        `SELECT (SELECT credits::text FROM accounts WHERE user_id = $1) AS balance,
+                (SELECT sum(amount)::text FROM credit_ledger WHERE user_id = $1) AS ledger,
+                (SELECT count(*)::int FROM usage_records WHERE user_id = $1) AS records`,
+        [user.userId],
+      )) as { balance: string; ledger: string; records: number }[];
       expect(books!.balance).toBe(books!.ledger);
       expect(books!.records).toBe(21);
     } finally {
-      await db.end();
       if (!closed) await app.close();
     }
   });

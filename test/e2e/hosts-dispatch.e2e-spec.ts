@@ -168,7 +168,7 @@ describe('dispatcher: choice, failover, streaming', () => {
     const client = new AbortController();
     const dispatched = await dispatcher.stream(chatRequest('m-abort'), client.signal);
     const iterator = dispatched.chunks[Symbol.asyncIterator]();
-    expect((await iterator.next()).value).toEqual({ text: 'tok0 ' });
+    expect((await iterator.next()).value).toEqual([{ text: 'tok0 ' }]);
     client.abort();
     await expect(iterator.next()).rejects.toMatchObject({ kind: 'aborted' });
     await waitFor(() => slow.clientClosed === 1);
@@ -176,7 +176,7 @@ describe('dispatcher: choice, failover, streaming', () => {
 
     // Leaving a for-await loop early also closes it and frees the slot.
     const early = await dispatcher.stream(chatRequest('m-abort'), never);
-    for await (const chunk of early.chunks) if (chunk.text) break;
+    for await (const batch of early.chunks) if (batch.some((c) => c.text)) break;
     await waitFor(() => slow.clientClosed === 2);
     expect(hosts.get(slowId).in_flight).toBe(0);
 

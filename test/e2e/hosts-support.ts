@@ -1,4 +1,4 @@
-import type { CompletionChunk, CompletionRequest } from '../../src/completions/completion.types';
+import type { ChunkBatch, CompletionChunk, CompletionRequest } from '../../src/completions/completion.types';
 import type { HostInput } from '../../src/hosts/host.types';
 import { HostsService } from '../../src/hosts/hosts.service';
 import type { FakeHost } from '../fakes';
@@ -50,14 +50,16 @@ export function completionCalls(fake: FakeHost): number {
 
 /** Reads a stream to its end or its error; returns the texts delivered and the error, if any. */
 export async function drain(
-  chunks: AsyncIterable<CompletionChunk>,
+  batches: AsyncIterable<ChunkBatch>,
 ): Promise<{ texts: string[]; last?: CompletionChunk; error?: unknown }> {
   const texts: string[] = [];
   let last: CompletionChunk | undefined;
   try {
-    for await (const chunk of chunks) {
-      if (chunk.text) texts.push(chunk.text);
-      last = chunk;
+    for await (const batch of batches) {
+      for (const chunk of batch) {
+        if (chunk.text) texts.push(chunk.text);
+        last = chunk;
+      }
     }
     return { texts, last };
   } catch (error) {

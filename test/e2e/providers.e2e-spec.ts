@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import type { CompletionChunk, CompletionRequest } from '../../src/completions/completion.types';
+import type { ChunkBatch, CompletionChunk, CompletionRequest } from '../../src/completions/completion.types';
 import type { AppConfig } from '../../src/config/app-config';
 import { UpstreamHttp } from '../../src/providers/http/upstream-http';
 import type { ProviderHost, ProviderKind } from '../../src/providers/provider.types';
@@ -34,9 +34,13 @@ const target = (fake: FakeHost, provider: ProviderKind, apiKey?: string): Provid
   apiKey,
 });
 
-async function collect(chunks: AsyncIterable<CompletionChunk>): Promise<CompletionChunk[]> {
+/** The chunks of an answer in order, whatever batches the reads made of them. */
+async function collect(batches: AsyncIterable<ChunkBatch>): Promise<CompletionChunk[]> {
   const out: CompletionChunk[] = [];
-  for await (const chunk of chunks) out.push(chunk);
+  for await (const batch of batches) {
+    expect(batch.length).toBeGreaterThan(0);
+    out.push(...batch);
+  }
   return out;
 }
 
@@ -205,7 +209,7 @@ describe.each([
     const seen: CompletionChunk[] = [];
     const error = await (async () => {
       try {
-        for await (const chunk of adapter.chat(target(fake, kind), chat(), never)) seen.push(chunk);
+        for await (const batch of adapter.chat(target(fake, kind), chat(), never)) seen.push(...batch);
       } catch (e) {
         return e;
       }
@@ -224,7 +228,7 @@ describe.each([
     const controller = new AbortController();
     const closedBefore = fake.clientClosed;
     const iterator = adapter.chat(target(fake, kind), chat(), controller.signal)[Symbol.asyncIterator]();
-    expect((await iterator.next()).value).toEqual({ text: 'tok0 ' });
+    expect((await iterator.next()).value).toEqual([{ text: 'tok0 ' }]);
     controller.abort();
     await expect(iterator.next()).rejects.toMatchObject({ kind: 'aborted' });
     await waitFor(() => fake.clientClosed > closedBefore);

@@ -1,15 +1,15 @@
-import type { CompletionChunk } from '../../src/completions/completion.types';
+import type { ChunkBatch } from '../../src/completions/completion.types';
 import { DispatchedChunks } from '../../src/hosts/dispatched-chunks';
 import { UpstreamError } from '../../src/providers/upstream-error';
 
 /** An upstream that yields `texts`, then fails with `error` if given; records return(). */
 function upstream(texts: string[], error?: Error) {
   const state = { returned: false };
-  async function* gen(): AsyncGenerator<CompletionChunk> {
+  async function* gen(): AsyncGenerator<ChunkBatch> {
     try {
-      for (const text of texts) yield { text };
+      for (const text of texts) yield [{ text }];
       if (error) throw error;
-      yield { finishReason: 'stop' };
+      yield [{ finishReason: 'stop' }];
     } finally {
       state.returned = true;
     }
@@ -38,9 +38,9 @@ async function start(texts: string[], signal = new AbortController().signal, err
 describe('DispatchedChunks', () => {
   it('yields the first chunk then the rest, and finishes once', async () => {
     const { chunks, calls } = await start(['a', 'b']);
-    const seen: CompletionChunk[] = [];
-    for await (const chunk of chunks) seen.push(chunk);
-    expect(seen).toEqual([{ text: 'a' }, { text: 'b' }, { finishReason: 'stop' }]);
+    const seen: ChunkBatch[] = [];
+    for await (const batch of chunks) seen.push(batch);
+    expect(seen).toEqual([[{ text: 'a' }], [{ text: 'b' }], [{ finishReason: 'stop' }]]);
     expect(calls.finish).toBe(1);
     expect(await chunks.next()).toEqual({ done: true, value: undefined });
     expect(calls.finish).toBe(1);
@@ -55,7 +55,7 @@ describe('DispatchedChunks', () => {
 
   it('a break in for-await finishes it', async () => {
     const { chunks, calls, state } = await start(['a', 'b', 'c']);
-    for await (const chunk of chunks) if (chunk.text === 'b') break;
+    for await (const batch of chunks) if (batch[0]?.text === 'b') break;
     expect(calls.finish).toBe(1);
     expect(state.returned).toBe(true);
   });
@@ -63,7 +63,7 @@ describe('DispatchedChunks', () => {
   it('an upstream failure is reported, finishes it and is thrown as UpstreamError', async () => {
     const dropped = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
     const { chunks, calls } = await start(['a'], undefined, dropped);
-    expect(await chunks.next()).toEqual({ done: false, value: { text: 'a' } });
+    expect(await chunks.next()).toEqual({ done: false, value: [{ text: 'a' }] });
     await expect(chunks.next()).rejects.toMatchObject({ kind: 'protocol' });
     expect(calls.failures).toHaveLength(1);
     expect(calls.finish).toBe(1);

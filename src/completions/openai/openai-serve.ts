@@ -4,7 +4,7 @@ import { ApiError } from '../../common/api-error';
 import { rateLimitHeaders, RateLimitState } from '../../ratelimit/rate-limit.service';
 import type { CompletionRequest } from '../completion.types';
 import { CompletionHandle, CompletionsService } from '../completions.service';
-import { abortOnDisconnect, sendJson, setHeaders, write } from '../http-stream';
+import { abortOnDisconnect, corkForTick, drained, sendJson, setHeaders } from '../http-stream';
 import { chatCompletion, completionId, OpenAiChunks, textCompletion } from './openai-format';
 import type { OpenAiStreamOptions } from './openai-request';
 
@@ -54,21 +54,29 @@ export async function streamSse(
 ): Promise<void> {
   res.statusCode = 200;
   setHeaders(res, SSE_HEADERS);
+  // Frames written in one tick leave in one socket write.
+  corkForTick(res);
   const role = chunks.role();
-  if (role) await write(res, frame(role), signal);
+  if (role) res.write(frame(role));
   try {
-    for await (const chunk of handle) {
+    // One host read at a time: its texts are framed and written together, then backpressure.
+    for await (const batch of handle.batches()) {
       if (signal.aborted) break;
-      if (chunk.text) await write(res, frame(chunks.content(chunk.text)), signal);
+      corkForTick(res);
+      let open = true;
+      for (const chunk of batch) if (chunk.text) open = res.write(frame(chunks.content(chunk.text)));
+      if (!open) await drained(res, signal);
     }
     if (!signal.aborted) {
       const result = await handle.finished;
-      await write(res, frame(chunks.finish(result.finishReason)), signal);
-      if (options.includeUsage) await write(res, frame(chunks.usage(result.usage)), signal);
-      await write(res, frame(chunks.done()), signal);
+      corkForTick(res);
+      res.write(frame(chunks.finish(result.finishReason)));
+      if (options.includeUsage) res.write(frame(chunks.usage(result.usage)));
+      res.write(frame(chunks.done()));
     }
   } catch (error) {
     const e = error instanceof ApiError ? error : new ApiError('upstream_error');
+    corkForTick(res);
     res.write(frame(chunks.error(e.message, e.code)));
   }
   res.end();

@@ -1,5 +1,6 @@
 import type {
   ChatMessage,
+  ChunkBatch,
   CompletionChunk,
   CompletionRequest,
   EmbeddingRequest,
@@ -30,7 +31,7 @@ export class OllamaProvider implements ProviderAdapter {
 
   constructor(private readonly http: UpstreamHttp) {}
 
-  chat(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionChunk> {
+  chat(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChunkBatch> {
     const body = {
       model: request.model,
       messages: request.messages.map(toOllamaMessage),
@@ -40,11 +41,7 @@ export class OllamaProvider implements ProviderAdapter {
     return this.stream<OllamaChatLine>(host, '/api/chat', body, signal, (line) => line.message?.content);
   }
 
-  complete(
-    host: ProviderHost,
-    request: CompletionRequest,
-    signal: AbortSignal,
-  ): AsyncIterable<CompletionChunk> {
+  complete(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChunkBatch> {
     const prompt = request.prompt ?? request.messages.map((m) => m.content).join('\n');
     const body = { model: request.model, prompt, stream: request.stream, ...this.common(request) };
     return this.stream<OllamaGenerateLine>(host, '/api/generate', body, signal, (line) => line.response);
@@ -95,19 +92,22 @@ export class OllamaProvider implements ProviderAdapter {
     body: unknown,
     signal: AbortSignal,
     textOf: (line: L) => string | undefined,
-  ): AsyncGenerator<CompletionChunk> {
+  ): AsyncGenerator<ChunkBatch> {
     const res = await this.http.send(host, 'POST', path, body, signal, readOllamaError);
     try {
       for await (const lines of readNdjson<L>(res.body)) {
+        const batch: CompletionChunk[] = [];
         for (const line of lines) {
           if (line.error) throw new UpstreamError('protocol', `Host error: ${line.error}`);
           const text = textOf(line);
-          if (text) yield { text };
+          if (text) batch.push({ text });
           if (line.done) {
-            yield { finishReason: toFinishReason(line.done_reason), usage: toUsage(line) };
+            batch.push({ finishReason: toFinishReason(line.done_reason), usage: toUsage(line) });
+            yield batch;
             return;
           }
         }
+        if (batch.length > 0) yield batch;
       }
       throw new UpstreamError('protocol', 'The stream ended before its final (done) line');
     } catch (error) {

@@ -1,5 +1,6 @@
 import type {
   ChatMessage,
+  ChunkBatch,
   CompletionChunk,
   CompletionRequest,
   EmbeddingRequest,
@@ -31,7 +32,7 @@ export class OpenAIProvider implements ProviderAdapter {
 
   constructor(private readonly http: UpstreamHttp) {}
 
-  chat(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<CompletionChunk> {
+  chat(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChunkBatch> {
     const body = {
       model: request.model,
       messages: request.messages.map(toOpenAIMessage),
@@ -40,11 +41,7 @@ export class OpenAIProvider implements ProviderAdapter {
     return this.answer(host, '/chat/completions', body, request.stream, signal);
   }
 
-  complete(
-    host: ProviderHost,
-    request: CompletionRequest,
-    signal: AbortSignal,
-  ): AsyncIterable<CompletionChunk> {
+  complete(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChunkBatch> {
     const prompt = request.prompt ?? request.messages.map((m) => m.content).join('\n');
     const body = { model: request.model, prompt, ...common(request) };
     return this.answer(host, '/completions', body, request.stream, signal);
@@ -90,7 +87,7 @@ export class OpenAIProvider implements ProviderAdapter {
     body: Record<string, unknown>,
     stream: boolean,
     signal: AbortSignal,
-  ): AsyncIterable<CompletionChunk> {
+  ): AsyncIterable<ChunkBatch> {
     return stream ? this.stream(host, path, body, signal) : this.whole(host, path, body, signal);
   }
 
@@ -100,7 +97,7 @@ export class OpenAIProvider implements ProviderAdapter {
     path: string,
     body: Record<string, unknown>,
     signal: AbortSignal,
-  ): AsyncGenerator<CompletionChunk> {
+  ): AsyncGenerator<ChunkBatch> {
     const res = await this.http.json<OpenAICompletion>(
       host,
       'POST',
@@ -112,14 +109,14 @@ export class OpenAIProvider implements ProviderAdapter {
     const choice = res.choices?.[0];
     if (!choice) throw new UpstreamError('protocol', 'No choices in the answer');
     const text = choice.message?.content ?? choice.text;
-    if (text) yield { text };
     const finishReason = toFinishReason(choice.finish_reason ?? 'stop');
-    yield res.usage
+    const last: CompletionChunk = res.usage
       ? {
           finishReason,
           usage: { inputTokens: res.usage.prompt_tokens, outputTokens: res.usage.completion_tokens ?? 0 },
         }
       : { finishReason };
+    yield text ? [{ text }, last] : [last];
   }
 
   private async *stream(
@@ -127,19 +124,23 @@ export class OpenAIProvider implements ProviderAdapter {
     path: string,
     body: Record<string, unknown>,
     signal: AbortSignal,
-  ): AsyncGenerator<CompletionChunk> {
+  ): AsyncGenerator<ChunkBatch> {
     const res = await this.http.send(host, 'POST', v1(host, path), body, signal, readOpenAIError);
     let finishReason: FinishReason | undefined;
     let usage: CompletionChunk['usage'];
     try {
       read: for await (const events of readSseJson<OpenAIStreamChunk>(res.body)) {
+        const batch: CompletionChunk[] = [];
         for (const event of events) {
-          if (event === SSE_DONE) break read;
+          if (event === SSE_DONE) {
+            if (batch.length > 0) yield batch;
+            break read;
+          }
           if (event.error)
             throw new UpstreamError('protocol', `Host error: ${event.error.message ?? 'unknown'}`);
           const choice = event.choices?.[0];
           const text = choice?.delta?.content ?? choice?.text;
-          if (text) yield { text };
+          if (text) batch.push({ text });
           if (choice?.finish_reason) finishReason = toFinishReason(choice.finish_reason);
           if (event.usage)
             usage = {
@@ -147,10 +148,11 @@ export class OpenAIProvider implements ProviderAdapter {
               outputTokens: event.usage.completion_tokens ?? 0,
             };
         }
+        if (batch.length > 0) yield batch;
       }
       // Without [DONE] a stream is complete only if the host said why it stopped.
       if (!finishReason) throw new UpstreamError('protocol', 'The stream ended without a finish reason');
-      yield usage ? { finishReason, usage } : { finishReason };
+      yield [usage ? { finishReason, usage } : { finishReason }];
     } catch (error) {
       throw toUpstreamError(error, signal);
     } finally {
