@@ -8,6 +8,7 @@ import { Tasks1710000005000 } from './1710000005000-Tasks';
 import { BillingBatch1710000006000 } from './1710000006000-BillingBatch';
 import { LedgerWithoutUserKeys1710000008000 } from './1710000008000-LedgerWithoutUserKeys';
 import { AsyncBillingCommits1710000009000 } from './1710000009000-AsyncBillingCommits';
+import { SetBasedBillingBatches1710000010000 } from './1710000010000-SetBasedBillingBatches';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -26,4 +27,5 @@ export const migrations: MigrationClass[] = [
   UnsweptHolds1710000007000,
   LedgerWithoutUserKeys1710000008000,
   AsyncBillingCommits1710000009000,
+  SetBasedBillingBatches1710000010000,
 ];

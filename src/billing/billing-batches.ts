@@ -52,11 +52,11 @@ export function reserveBatcher(
   run: RunStatement,
   synchronousCommit: boolean,
 ): WriteBatcher<ReserveRow, ReserveOutcome> {
-  const name = synchronousCommit ? 'le_billing_reserve_batch' : 'le_billing_reserve_batch_async';
-  const sql = batchSql(RESERVE_BATCH_SQL, synchronousCommit);
+  const statements = [1, 2].map((n) => batchSql(RESERVE_BATCH_SQL, n, synchronousCommit));
   return new WriteBatcher(
     async (rows) => {
-      const result = (await run(name, sql, [
+      const { name, text } = statements[rows.length === 1 ? 0 : 1]!;
+      const result = (await run(name, text, [
         rows.map((r) => r.requestId),
         rows.map((r) => r.userId),
         rows.map((r) => r.keyId),
@@ -82,12 +82,12 @@ export function settleBatcher(
   run: RunStatement,
   synchronousCommit: boolean,
 ): WriteBatcher<SettleRow, SettleOutcome> {
-  const name = synchronousCommit ? 'le_billing_settle_batch' : 'le_billing_settle_batch_async';
-  const sql = batchSql(SETTLE_BATCH_SQL, synchronousCommit);
+  const statements = [1, 2].map((n) => batchSql(SETTLE_BATCH_SQL, n, synchronousCommit));
   return new WriteBatcher(
     async (rows) => {
       const rec = (f: (r: SettleUsageRecord) => unknown) => rows.map((r) => (r.record ? f(r.record) : null));
-      const result = (await run(name, sql, [
+      const { name, text } = statements[rows.length === 1 ? 0 : 1]!;
+      const result = (await run(name, text, [
         rows.map((r) => r.requestId),
         rows.map((r) => r.inputTokens),
         rows.map((r) => r.outputTokens),

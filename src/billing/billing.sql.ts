@@ -9,11 +9,22 @@
  */
 
 /**
- * The batch statements below call `…_async` twins (migration 1710000009000) unless
- * BILLING_SYNCHRONOUS_COMMIT is on: same rules, the commit does not wait for the WAL flush.
+ * Which function a batch statement below calls: one row goes to the row-by-row function
+ * (`billing_*_batch`, migration 1710000006000), more to the set-based one (`billing_*_set`,
+ * 1710000010000; same rules, cheaper from two rows on). Both have `…_async` twins
+ * (1710000009000, 1710000010000) used unless BILLING_SYNCHRONOUS_COMMIT is on: same rules, the
+ * commit does not wait for the WAL flush.
  */
-export function batchSql(sql: string, synchronousCommit: boolean): string {
-  return sql.replace('%SUFFIX%', synchronousCommit ? '' : '_async');
+export function batchSql(
+  sql: string,
+  rows: number,
+  synchronousCommit: boolean,
+): { name: string; text: string } {
+  const kind = rows === 1 ? 'batch' : 'set';
+  const suffix = synchronousCommit ? '' : '_async';
+  const text = sql.replace('%KIND%', kind).replace('%SUFFIX%', suffix);
+  const fn = /FROM (billing_\w+)\(/.exec(text)?.[1] ?? 'billing';
+  return { name: `le_${fn}`, text };
 }
 
 /**
@@ -23,7 +34,7 @@ export function batchSql(sql: string, synchronousCommit: boolean): string {
  * ms before the sweep may refund it (null: never swept). One result row per input row (idx from 1).
  */
 export const RESERVE_BATCH_SQL = `
-  SELECT idx, ok, reason, balance::text AS balance FROM billing_reserve_batch%SUFFIX%(
+  SELECT idx, ok, reason, balance::text AS balance FROM billing_reserve_%KIND%%SUFFIX%(
     $1::text[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::numeric[], $7::numeric[],
     $8::double precision[])`;
 
@@ -34,7 +45,7 @@ export const RESERVE_BATCH_SQL = `
  * transaction, its credits being what the settle charged. amount/charged NULL: nothing settled.
  */
 export const SETTLE_BATCH_SQL = `
-  SELECT idx, amount::text AS amount, charged::text AS charged FROM billing_settle_batch%SUFFIX%(
+  SELECT idx, amount::text AS amount, charged::text AS charged FROM billing_settle_%KIND%%SUFFIX%(
     $1::text[], $2::integer[], $3::integer[], $4::boolean[], $5::uuid[], $6::uuid[], $7::text[],
     $8::text[], $9::text[], $10::text[], $11::text[], $12::integer[], $13::integer[], $14::text[],
     $15::text[])`;

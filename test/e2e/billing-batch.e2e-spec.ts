@@ -162,27 +162,30 @@ describe('billing batches (PostgreSQL)', () => {
     expect(records!.n).toBe(ok);
   });
 
-  it('the _async twins commit without waiting for the WAL flush, in their own transaction only', async () => {
-    const userId = await newUser(t.dataSource);
-    await billing.topUp(userId, 1_000n);
-    const runner = t.dataSource.createQueryRunner();
-    await runner.connect();
-    try {
-      await runner.startTransaction();
-      const [row] = (await runner.query(
-        `SELECT ok FROM billing_reserve_batch_async($1::text[], $2::uuid[], $3::text[], $4::text[],
+  it.each(['billing_reserve_batch_async', 'billing_reserve_set_async'])(
+    '%s commits without waiting for the WAL flush, in its own transaction only',
+    async (fn) => {
+      const userId = await newUser(t.dataSource);
+      await billing.topUp(userId, 1_000n);
+      const runner = t.dataSource.createQueryRunner();
+      await runner.connect();
+      try {
+        await runner.startTransaction();
+        const [row] = (await runner.query(
+          `SELECT ok FROM ${fn}($1::text[], $2::uuid[], $3::text[], $4::text[],
            $5::bigint[], $6::numeric[], $7::numeric[], $8::double precision[])`,
-        [[randomUUID()], [userId], [null], ['llama3.1'], ['10'], ['0.01'], ['0.02'], [60000]],
-      )) as { ok: boolean }[];
-      expect(row).toEqual({ ok: true });
-      expect(await runner.query('SHOW synchronous_commit')).toEqual([{ synchronous_commit: 'off' }]);
-      await runner.rollbackTransaction();
-      expect(await runner.query('SHOW synchronous_commit')).toEqual([{ synchronous_commit: 'on' }]);
-    } finally {
-      await runner.release();
-    }
-    expect(await billing.balance(userId)).toBe(1_000n);
-  });
+          [[randomUUID()], [userId], [null], ['llama3.1'], ['10'], ['0.01'], ['0.02'], [60000]],
+        )) as { ok: boolean }[];
+        expect(row).toEqual({ ok: true });
+        expect(await runner.query('SHOW synchronous_commit')).toEqual([{ synchronous_commit: 'off' }]);
+        await runner.rollbackTransaction();
+        expect(await runner.query('SHOW synchronous_commit')).toEqual([{ synchronous_commit: 'on' }]);
+      } finally {
+        await runner.release();
+      }
+      expect(await billing.balance(userId)).toBe(1_000n);
+    },
+  );
 
   it('BILLING_SYNCHRONOUS_COMMIT=true: the waiting variants keep the same books', async () => {
     const sync = await startTestApp({ BILLING_SYNCHRONOUS_COMMIT: 'true' });
