@@ -229,17 +229,9 @@ export class CompletionsService {
    * writes the usage record. Returns the credits charged; never rejects. The answer need not wait
    * for it: BillingService tracks it, so the user's balance reads and shutdown do.
    */
-  finish(
-    ctx: RunContext,
-    host: HostRef | null,
-    usage: Usage,
-    status: UsageStatus,
-    error: unknown,
-    ttftMs: number | null,
-    operation: 'chat' | 'completion' | 'embedding' = ctx.request.kind,
-  ): Promise<bigint> {
-    const settling = this.settle(ctx, host, usage, status, error, ttftMs, operation);
-    this.billing.track(ctx.principal.userId, settling);
+  finish(...args: Parameters<CompletionsService['settle']>): Promise<bigint> {
+    const settling = this.settle(...args);
+    this.billing.track(args[0].principal.userId, settling);
     return settling;
   }
 
