@@ -59,13 +59,14 @@ export async function streamSse(
   const role = chunks.role();
   if (role) res.write(frame(role));
   try {
-    // One host read at a time: its texts are framed and written together, then backpressure.
+    // One host read at a time: its texts are framed and written as one piece, then backpressure.
     for await (const batch of handle.batches()) {
       if (signal.aborted) break;
+      let frames = '';
+      for (const chunk of batch) if (chunk.text) frames += frame(chunks.content(chunk.text));
+      if (frames.length === 0) continue;
       corkForTick(res);
-      let open = true;
-      for (const chunk of batch) if (chunk.text) open = res.write(frame(chunks.content(chunk.text)));
-      if (!open) await drained(res, signal);
+      if (!res.write(frames)) await drained(res, signal);
     }
     if (!signal.aborted) {
       const result = await handle.finished;
