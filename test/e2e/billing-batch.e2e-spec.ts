@@ -202,4 +202,20 @@ describe('billing batches (PostgreSQL)', () => {
       await sync.close();
     }
   });
+
+  it('the set-based functions keep index plans, whatever the table sizes were when a connection planned them', async () => {
+    const rows = (await t.dataSource.query(
+      `SELECT proname, proconfig FROM pg_proc WHERE proname IN ('billing_reserve_set', 'billing_settle_set') ORDER BY proname`,
+    )) as { proname: string; proconfig: string[] }[];
+    expect(rows.map((r) => r.proname)).toEqual(['billing_reserve_set', 'billing_settle_set']);
+    for (const row of rows)
+      expect(row.proconfig).toEqual(
+        expect.arrayContaining([
+          'plan_cache_mode=force_generic_plan',
+          'enable_seqscan=off',
+          'enable_hashjoin=off',
+          'enable_mergejoin=off',
+        ]),
+      );
+  });
 });
