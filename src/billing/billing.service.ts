@@ -80,6 +80,8 @@ const KNOWN_BALANCES = 100_000;
 export class BillingService implements BeforeApplicationShutdown {
   /** Each user's balance after their last hold in this process: a hint, never a decision. */
   private readonly knownBalances = new Map<string, bigint>();
+  /** Credits of each user's reserves that this process sent and that have not returned yet. */
+  private readonly pendingHolds = new Map<string, bigint>();
   /** Settles still running per user (the answer may already have gone out). */
   private readonly settling = new Map<string, Set<Promise<unknown>>>();
   private readonly runBatch: RunStatement = (name, text, values) => this.runStatement(name, text, values);
@@ -142,11 +144,17 @@ export class BillingService implements BeforeApplicationShutdown {
       outputRate: rate.output.toFixed(),
       holdMs: input.holdMs === undefined ? this.config.reservationTimeoutMs : input.holdMs,
     };
-    let outcome = await this.reserveRow(row);
-    // A free request by a user who never had an account row: create it and try once more.
-    if (!outcome.ok && outcome.reason === 'insufficient_credits' && input.credits === 0n) {
-      await this.ensureAccount(input.userId);
+    this.addPending(input.userId, input.credits);
+    let outcome: ReserveOutcome;
+    try {
       outcome = await this.reserveRow(row);
+      // A free request by a user who never had an account row: create it and try once more.
+      if (!outcome.ok && outcome.reason === 'insufficient_credits' && input.credits === 0n) {
+        await this.ensureAccount(input.userId);
+        outcome = await this.reserveRow(row);
+      }
+    } finally {
+      this.addPending(input.userId, -input.credits);
     }
     if (outcome.ok) {
       if (this.knownBalances.size >= KNOWN_BALANCES) this.knownBalances.clear();
@@ -160,13 +168,22 @@ export class BillingService implements BeforeApplicationShutdown {
   }
 
   /**
-   * True when the user's balance after their last hold in this process already covered `credits`:
-   * the reserve will very likely succeed, so the caller may start the upstream request while it
-   * runs (and must abort it if the reserve fails after all). Unknown users: false.
+   * True when the user's balance after their last hold in this process, less the holds this
+   * process has sent since and not yet seen return, covers `credits`. Ask before calling
+   * reserve(). Then the reserve cannot be short because of this process: only spending elsewhere
+   * (another replica) in the meantime can refuse it, so the caller may start the upstream request
+   * while it runs (and must cancel it if the reserve fails after all). Unknown users: false.
    */
   likelyCovers(userId: string, credits: bigint): boolean {
     const known = this.knownBalances.get(userId);
-    return known !== undefined && known >= credits;
+    if (known === undefined) return false;
+    return known - (this.pendingHolds.get(userId) ?? 0n) >= credits;
+  }
+
+  private addPending(userId: string, credits: bigint): void {
+    const total = (this.pendingHolds.get(userId) ?? 0n) + credits;
+    if (total === 0n) this.pendingHolds.delete(userId);
+    else this.pendingHolds.set(userId, total);
   }
 
   /**

@@ -112,6 +112,8 @@ export class CompletionsService {
     if (!options.reserved) {
       const prepared = await this.prepare(request, principal);
       rateLimit = prepared.rateLimit;
+      // Asked before this reserve counts as pending (BillingService.likelyCovers).
+      const optimistic = this.billing.likelyCovers(principal.userId, prepared.credits);
       const reserving = this.billing.reserve({
         userId: principal.userId,
         keyId: principal.keyId,
@@ -119,9 +121,7 @@ export class CompletionsService {
         model: request.model,
         credits: prepared.credits,
       });
-      if (this.billing.likelyCovers(principal.userId, prepared.credits)) {
-        return this.dispatchWhileReserving(context, reserving, rateLimit);
-      }
+      if (optimistic) return this.dispatchWhileReserving(context, reserving, rateLimit);
       await reserving;
     }
     try {

@@ -99,6 +99,25 @@ describe('completion billing path: reserve beside dispatch, settle after the ans
     await expectBooksBalanced(t.dataSource, user.userId, 10_000_000n);
   });
 
+  it('concurrent requests of one user in one process: a request its balance cannot cover never reaches a host', async () => {
+    // llama3.1: 100 credits per input token, 200 per output token; 'hello' + max_tokens 8 holds 2,100.
+    const user = await fundedUser(t, 6_400n);
+    // Warm connections to the host, so a request sent by mistake would reach it at once.
+    const rich = await fundedUser(t, 10_000_000n);
+    await Promise.all(Array.from({ length: 8 }, () => post(t, rich.key)));
+    expect((await post(t, user.key)).status).toBe(200);
+    const asked = host.requests.length;
+    const answers = await Promise.all(Array.from({ length: 6 }, () => post(t, user.key)));
+    const ok = answers.filter((a) => a.status === 200).length;
+    expect(answers.map((a) => a.status).sort()).toEqual([...Array(ok).fill(200), ...Array(6 - ok).fill(402)]);
+    expect(ok).toBeGreaterThan(0);
+    expect(ok).toBeLessThan(6);
+    // Only the answered requests were sent: the holds this process had in flight were counted.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(host.requests.length - asked).toBe(ok);
+    await expectBooksBalanced(t.dataSource, user.userId, 6_400n);
+  });
+
   it('a user without a known balance reserves before any host is asked', async () => {
     const poor = await fundedUser(t, 1n);
     const asked = host.requests.length;
