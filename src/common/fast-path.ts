@@ -39,6 +39,13 @@ const PLAIN_JSON = /^application\/json\s*(?:;\s*charset\s*=\s*("?)utf-8\1\s*)?$/
 const DIGITS = /^\d{1,15}$/;
 const FIRST_NON_BLANK = /^[\x20\x09\x0a\x0d]*([^\x20\x09\x0a\x0d]|$)/;
 
+let served = 0;
+
+/** Requests the fast path has taken so far in this process (tests: it is really in use). */
+export function fastPathServed(): number {
+  return served;
+}
+
 /**
  * A lean path for the hot POST routes (completions, chat, embeddings), in front of express.
  * Nest's router, guard and middleware chain cost ≈ 100–150 µs of CPU per request here (bench/),
@@ -47,15 +54,8 @@ const FIRST_NON_BLANK = /^[\x20\x09\x0a\x0d]*([^\x20\x09\x0a\x0d]|$)/;
  * (BODY_LIMIT, strict), API key via the RequestAuthenticator, the controller method Nest would
  * call, errors through the global filter's renderer — and hands every request it is not sure
  * about to express unchanged: other methods or paths, another content type or charset, a
- * compressed or chunked body, a body over the limit, and every request of a worker process.
+ * compressed or chunked body, a body over the limit. (A worker process does not install it.)
  */
-let served = 0;
-
-/** Requests the fast path has taken so far in this process (tests: it is really in use). */
-export function fastPathServed(): number {
-  return served;
-}
-
 export function installFastPath(server: Server, options: FastPathOptions): void {
   const routes = new Map(options.routes.map((r) => [r.path, r]));
   const fallback = server.listeners('request') as RequestListener[];
