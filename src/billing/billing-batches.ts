@@ -1,5 +1,5 @@
 import { WriteBatcher } from './billing-batcher';
-import { batchSql, RESERVE_BATCH_SQL, SETTLE_BATCH_SQL } from './billing.sql';
+import { batchStatements, RESERVE_BATCH_SQL, SETTLE_BATCH_SQL } from './billing.sql';
 
 /** Sends one statement; `name` lets PostgreSQL keep it prepared per connection. */
 export type RunStatement = (name: string, text: string, values: unknown[]) => Promise<unknown[]>;
@@ -47,15 +47,15 @@ export interface SettleRow {
 /** null: the reservation was not open, nothing changed. */
 export type SettleOutcome = { amount: bigint; charged: bigint } | null;
 
-/** Batches reserves into billing_reserve_batch calls. */
+/** Batches reserves into billing_reserve_{batch,set}[_async] calls (billing.sql.ts). */
 export function reserveBatcher(
   run: RunStatement,
   synchronousCommit: boolean,
 ): WriteBatcher<ReserveRow, ReserveOutcome> {
-  const statements = [1, 2].map((n) => batchSql(RESERVE_BATCH_SQL, n, synchronousCommit));
+  const statementFor = batchStatements('reserve', RESERVE_BATCH_SQL, synchronousCommit);
   return new WriteBatcher(
     async (rows) => {
-      const { name, text } = statements[rows.length === 1 ? 0 : 1]!;
+      const { name, text } = statementFor(rows.length);
       const result = (await run(name, text, [
         rows.map((r) => r.requestId),
         rows.map((r) => r.userId),
@@ -77,16 +77,16 @@ export function reserveBatcher(
   );
 }
 
-/** Batches settles (with their usage records) into billing_settle_batch calls. */
+/** Batches settles (with their usage records) into billing_settle_{batch,set}[_async] calls. */
 export function settleBatcher(
   run: RunStatement,
   synchronousCommit: boolean,
 ): WriteBatcher<SettleRow, SettleOutcome> {
-  const statements = [1, 2].map((n) => batchSql(SETTLE_BATCH_SQL, n, synchronousCommit));
+  const statementFor = batchStatements('settle', SETTLE_BATCH_SQL, synchronousCommit);
   return new WriteBatcher(
     async (rows) => {
       const rec = (f: (r: SettleUsageRecord) => unknown) => rows.map((r) => (r.record ? f(r.record) : null));
-      const { name, text } = statements[rows.length === 1 ? 0 : 1]!;
+      const { name, text } = statementFor(rows.length);
       const result = (await run(name, text, [
         rows.map((r) => r.requestId),
         rows.map((r) => r.inputTokens),

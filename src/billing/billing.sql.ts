@@ -8,23 +8,31 @@
  *   topup    +N   admin top-up; adjustment ±N is reserved for manual corrections
  */
 
+/** A named statement: PostgreSQL parses and plans it once per connection. */
+export interface NamedStatement {
+  name: string;
+  text: string;
+}
+
 /**
- * Which function a batch statement below calls: one row goes to the row-by-row function
- * (`billing_*_batch`, migration 1710000006000), more to the set-based one (`billing_*_set`,
+ * Which function a batch statement below calls (`%FN%`): one row goes to the row-by-row function
+ * (`billing_<op>_batch`, migration 1710000006000), more to the set-based one (`billing_<op>_set`,
  * 1710000010000; same rules, cheaper from two rows on). Both have `…_async` twins
  * (1710000009000, 1710000010000) used unless BILLING_SYNCHRONOUS_COMMIT is on: same rules, the
- * commit does not wait for the WAL flush.
+ * commit does not wait for the WAL flush. Returns the statement for a batch of `rows`.
  */
-export function batchSql(
+export function batchStatements(
+  op: 'reserve' | 'settle',
   sql: string,
-  rows: number,
   synchronousCommit: boolean,
-): { name: string; text: string } {
-  const kind = rows === 1 ? 'batch' : 'set';
-  const suffix = synchronousCommit ? '' : '_async';
-  const text = sql.replace('%KIND%', kind).replace('%SUFFIX%', suffix);
-  const fn = /FROM (billing_\w+)\(/.exec(text)?.[1] ?? 'billing';
-  return { name: `le_${fn}`, text };
+): (rows: number) => NamedStatement {
+  const statement = (form: 'batch' | 'set'): NamedStatement => {
+    const fn = `billing_${op}_${form}${synchronousCommit ? '' : '_async'}`;
+    return { name: `le_${fn}`, text: sql.replace('%FN%', fn) };
+  };
+  const one = statement('batch');
+  const many = statement('set');
+  return (rows) => (rows === 1 ? one : many);
 }
 
 /**
@@ -34,7 +42,7 @@ export function batchSql(
  * ms before the sweep may refund it (null: never swept). One result row per input row (idx from 1).
  */
 export const RESERVE_BATCH_SQL = `
-  SELECT idx, ok, reason, balance::text AS balance FROM billing_reserve_%KIND%%SUFFIX%(
+  SELECT idx, ok, reason, balance::text AS balance FROM %FN%(
     $1::text[], $2::uuid[], $3::text[], $4::text[], $5::bigint[], $6::numeric[], $7::numeric[],
     $8::double precision[])`;
 
@@ -45,7 +53,7 @@ export const RESERVE_BATCH_SQL = `
  * transaction, its credits being what the settle charged. amount/charged NULL: nothing settled.
  */
 export const SETTLE_BATCH_SQL = `
-  SELECT idx, amount::text AS amount, charged::text AS charged FROM billing_settle_%KIND%%SUFFIX%(
+  SELECT idx, amount::text AS amount, charged::text AS charged FROM %FN%(
     $1::text[], $2::integer[], $3::integer[], $4::boolean[], $5::uuid[], $6::uuid[], $7::text[],
     $8::text[], $9::text[], $10::text[], $11::text[], $12::integer[], $13::integer[], $14::text[],
     $15::text[])`;

@@ -57,7 +57,8 @@ export function fastPathServed(): number {
  * compressed or chunked body, a body over the limit. (A worker process does not install it.)
  */
 export function installFastPath(server: Server, options: FastPathOptions): void {
-  const routes = new Map(options.routes.map((r) => [r.path, r]));
+  // The matched-route object the metrics middleware reads, one per route rather than per request.
+  const routes = new Map(options.routes.map((r) => [r.path, { ...r, label: { path: r.path } }]));
   const fallback = server.listeners('request') as RequestListener[];
   server.removeAllListeners('request');
   const noop = () => undefined;
@@ -73,7 +74,7 @@ export function installFastPath(server: Server, options: FastPathOptions): void 
     // What the middlewares read of express's additions: the URL and the matched route.
     const request = req as FastRequest;
     request.originalUrl = req.url ?? route.path;
-    request.route = { path: route.path };
+    request.route = route.label;
     for (const middleware of options.middlewares) middleware(request as Request, res as Response, noop);
     void serve(route, request, res, length, options);
   });

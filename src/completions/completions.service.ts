@@ -128,17 +128,22 @@ export class CompletionsService {
       const dispatched = await this.dispatcher.stream(request, signal);
       return new CompletionHandle(this, context, dispatched.host, dispatched.chunks, rateLimit);
     } catch (error) {
-      void this.finish(context, null, { inputTokens: 0, outputTokens: 0 }, 'error', error, null);
-      throw asApiError(error);
+      throw this.failedBeforeOutput(context, error);
     }
   }
 
+  /** A request that failed before any output: its hold is refunded, its usage recorded. */
+  private failedBeforeOutput(context: RunContext, error: unknown, operation?: 'embedding'): ApiError {
+    void this.finish(context, null, { inputTokens: 0, outputTokens: 0 }, 'error', error, null, operation);
+    return asApiError(error);
+  }
+
   /**
-   * The reserve and the upstream request at once, for a user whose last known balance covers the
-   * request: one database round trip less before the first token. Nothing reaches the client
-   * before the reserve succeeded; when it fails, the upstream request is aborted (its host slot
-   * freed, its socket closed) and the reserve's error (402) is the answer, exactly as if the
-   * request had never been sent.
+   * The reserve and the upstream request at once (BillingService.likelyCovers said the balance
+   * covers it): one database round trip less before the first token. Nothing reaches the client
+   * before the reserve succeeded; if it fails after all (spending through another replica), the
+   * upstream request is cancelled (its host slot freed, its socket closed) and the reserve's error
+   * (402) is the answer, with nothing charged.
    */
   private async dispatchWhileReserving(
     context: RunContext,
@@ -163,8 +168,7 @@ export class CompletionsService {
       const dispatched = await dispatching;
       return new CompletionHandle(this, context, dispatched.host, dispatched.chunks, rateLimit);
     } catch (error) {
-      void this.finish(context, null, { inputTokens: 0, outputTokens: 0 }, 'error', error, null);
-      throw asApiError(error);
+      throw this.failedBeforeOutput(context, error);
     }
   }
 
@@ -180,7 +184,7 @@ export class CompletionsService {
     let text = '';
     for await (const batch of handle.batches()) for (const chunk of batch) if (chunk.text) text += chunk.text;
     const outcome = await handle.finished;
-    return { ...outcome, text, rateLimit: handle.rateLimit, settled: handle.done.then((r) => r.credits) };
+    return { ...outcome, text, rateLimit: handle.rateLimit, settled: handle.settled };
   }
 
   /** Embeddings: priced as input characters, no output tokens. */
@@ -219,8 +223,7 @@ export class CompletionsService {
       void this.finish(context, result.host, usage, 'ok', undefined, null, 'embedding');
       return { embeddings: result.embeddings, usage: result.usage, requestId, rateLimit };
     } catch (error) {
-      void this.finish(context, null, { inputTokens: 0, outputTokens: 0 }, 'error', error, null, 'embedding');
-      throw asApiError(error);
+      throw this.failedBeforeOutput(context, error, 'embedding');
     }
   }
 
@@ -306,12 +309,11 @@ export class CompletionHandle implements AsyncIterable<CompletionChunk> {
   chargeOnlyIfComplete = false;
   /** How the answer ended, once iteration is over; the settle may still be running. */
   readonly finished: Promise<RunOutcome>;
-  /** After the settle: what was charged. */
-  readonly done: Promise<RunResult>;
+  /** Credits the settle charged, once it ran (0 after a failure: the hold was refunded). */
+  readonly settled: Promise<bigint>;
   private resolveFinished!: (r: RunOutcome) => void;
   private rejectFinished!: (e: unknown) => void;
-  private resolveDone!: (r: RunResult) => void;
-  private rejectDone!: (e: unknown) => void;
+  private resolveSettled!: (credits: bigint) => void;
 
   constructor(
     private readonly service: CompletionsService,
@@ -324,13 +326,9 @@ export class CompletionHandle implements AsyncIterable<CompletionChunk> {
       this.resolveFinished = resolve;
       this.rejectFinished = reject;
     });
-    this.done = new Promise<RunResult>((resolve, reject) => {
-      this.resolveDone = resolve;
-      this.rejectDone = reject;
-    });
+    this.settled = new Promise<bigint>((resolve) => (this.resolveSettled = resolve));
     // Also awaited by callers that only iterate; never an unhandled rejection.
     this.finished.catch(() => undefined);
-    this.done.catch(() => undefined);
   }
 
   get requestId(): string {
@@ -394,20 +392,16 @@ export class CompletionHandle implements AsyncIterable<CompletionChunk> {
             ? { inputTokens: 0, outputTokens: 0 }
             : { inputTokens: reported?.inputTokens ?? this.ctx.promptSize, outputTokens: delivered };
       // Not awaited: the caller answers while the settle runs (BillingService tracks it).
-      const settling = this.service.finish(this.ctx, this.host, usage, status, failure, ttftMs);
+      void this.service.finish(this.ctx, this.host, usage, status, failure, ttftMs).then(this.resolveSettled);
       if (failure === undefined) {
-        const outcome: RunOutcome = {
+        this.resolveFinished({
           requestId: this.ctx.requestId,
           usage,
           host: this.host,
           finishReason: finishReason ?? 'stop',
-        };
-        this.resolveFinished(outcome);
-        void settling.then((credits) => this.resolveDone({ ...outcome, text: '', credits }));
+        });
       } else {
-        const error = asApiError(failure);
-        this.rejectFinished(error);
-        void settling.then(() => this.rejectDone(error));
+        this.rejectFinished(asApiError(failure));
       }
     }
   }

@@ -51,8 +51,10 @@ export class UpstreamHttp implements OnModuleDestroy {
   ): Promise<UpstreamResponse> {
     return new Promise((resolve, reject) => {
       const stream = new DispatchBody();
+      let ok = false;
       let status = 0;
-      let errorText = '';
+      const errorBody: Buffer[] = [];
+      let errorBytes = 0;
       this.dispatch(
         host,
         method,
@@ -64,16 +66,19 @@ export class UpstreamHttp implements OnModuleDestroy {
           start: (controller) => (stream.controller = controller),
           status: (code) => {
             status = code;
-            if (code >= 200 && code < 300) resolve({ body: stream });
+            ok = isSuccess(code);
+            if (ok) resolve({ body: stream });
           },
           data: (chunk) => {
-            if (status >= 200 && status < 300) stream.push(chunk);
-            else if (errorText.length < 4096) errorText += chunk.toString('utf8');
+            if (ok) stream.push(chunk);
+            else if (errorBytes < MAX_ERROR_BODY) {
+              errorBody.push(chunk);
+              errorBytes += chunk.length;
+            }
           },
           end: () => {
-            if (status >= 200 && status < 300) return stream.end();
-            const message = readError(errorText) ?? (errorText.slice(0, 300) || `HTTP ${status}`);
-            reject(new UpstreamError('status', `HTTP ${status}: ${message}`, status));
+            if (ok) stream.end();
+            else reject(statusError(status, concat(errorBody).toString('utf8'), readError));
           },
           fail: (error) => {
             const upstream = toUpstreamError(error, signal);
@@ -102,18 +107,11 @@ export class UpstreamHttp implements OnModuleDestroy {
       this.dispatch(host, method, path, body, signal, 'application/json', {
         status: (code) => (status = code),
         data: (chunk) => chunks.push(chunk),
-        end: () =>
-          resolve({
-            status,
-            text: (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8'),
-          }),
+        end: () => resolve({ status, text: concat(chunks).toString('utf8') }),
         fail: (error) => reject(toUpstreamError(error, signal)),
       });
     });
-    if (status < 200 || status >= 300) {
-      const message = readError(text) ?? (text.slice(0, 300) || `HTTP ${status}`);
-      throw new UpstreamError('status', `HTTP ${status}: ${message}`, status);
-    }
+    if (!isSuccess(status)) throw statusError(status, text, readError);
     try {
       return JSON.parse(text) as T;
     } catch {
@@ -198,6 +196,23 @@ export class UpstreamHttp implements OnModuleDestroy {
     }
     return target;
   }
+}
+
+/** Bytes of a non-2xx answer kept for its error message. */
+const MAX_ERROR_BODY = 4096;
+
+function isSuccess(status: number): boolean {
+  return status >= 200 && status < 300;
+}
+
+function concat(chunks: Buffer[]): Buffer {
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/** A non-2xx answer as UpstreamError('status'), with the host's own message when it gave one. */
+function statusError(status: number, text: string, readError: ErrorBodyReader): UpstreamError {
+  const message = readError(text) ?? (text.slice(0, 300) || `HTTP ${status}`);
+  return new UpstreamError('status', `HTTP ${status}: ${message}`, status);
 }
 
 /** base_url may or may not end with a slash, and may carry a path prefix (e.g. a proxy's /v1 root). */
