@@ -9,6 +9,7 @@ import { BillingBatch1710000006000 } from './1710000006000-BillingBatch';
 import { LedgerWithoutUserKeys1710000008000 } from './1710000008000-LedgerWithoutUserKeys';
 import { AsyncBillingCommits1710000009000 } from './1710000009000-AsyncBillingCommits';
 import { SetBasedBillingBatches1710000010000 } from './1710000010000-SetBasedBillingBatches';
+import { CreditLeases1710000011000 } from './1710000011000-CreditLeases';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -28,4 +29,5 @@ export const migrations: MigrationClass[] = [
   LedgerWithoutUserKeys1710000008000,
   AsyncBillingCommits1710000009000,
   SetBasedBillingBatches1710000010000,
+  CreditLeases1710000011000,
 ];

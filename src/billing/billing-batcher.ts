@@ -6,6 +6,11 @@ export interface BatcherOptions<I> {
   maxBatch: number;
   /** Items are sent sorted by this key (stable), so concurrent batches lock rows in one order. */
   sortKey: (item: I) => string;
+  /**
+   * When no statement is in flight, wait this long for more items before sending (0: send at
+   * once). For writes nobody waits on (settles after the answer went out): fewer, larger batches.
+   */
+  lingerMs?: number;
 }
 
 interface Pending<I, R> {
@@ -39,10 +44,12 @@ export class WriteBatcher<I, R> {
   submit(item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      // Callers of the same tick join the first batch; nothing waits for a timer.
+      // Callers of the same tick join the first batch; only a lingering batcher waits for a timer.
       if (!this.busy) {
         this.busy = true;
-        queueMicrotask(() => void this.drain());
+        const linger = this.options.lingerMs ?? 0;
+        if (linger > 0) setTimeout(() => void this.drain(), linger);
+        else queueMicrotask(() => void this.drain());
       }
     });
   }

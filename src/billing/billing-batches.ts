@@ -1,5 +1,5 @@
 import { WriteBatcher } from './billing-batcher';
-import { batchStatements, RESERVE_BATCH_SQL, SETTLE_BATCH_SQL } from './billing.sql';
+import { batchStatements, LEASE_SETTLE_SQL, RESERVE_BATCH_SQL, SETTLE_BATCH_SQL } from './billing.sql';
 
 /** Sends one statement; `name` lets PostgreSQL keep it prepared per connection. */
 export type RunStatement = (name: string, text: string, values: unknown[]) => Promise<unknown[]>;
@@ -87,22 +87,16 @@ export function settleBatcher(
     async (rows) => {
       const rec = (f: (r: SettleUsageRecord) => unknown) => rows.map((r) => (r.record ? f(r.record) : null));
       const { name, text } = statementFor(rows.length);
+      const [keyIds, ...hostToError] = usageColumns(rec);
       const result = (await run(name, text, [
         rows.map((r) => r.requestId),
         rows.map((r) => r.inputTokens),
         rows.map((r) => r.outputTokens),
         rows.map((r) => r.record !== undefined),
         rec((u) => u.userId),
-        rec((u) => u.keyId),
+        keyIds,
         rec((u) => u.model),
-        rec((u) => u.host?.id ?? null),
-        rec((u) => u.host?.name ?? null),
-        rec((u) => u.surface),
-        rec((u) => u.operation),
-        rec((u) => Math.round(u.durationMs)),
-        rec((u) => (u.ttftMs === null ? null : Math.round(u.ttftMs))),
-        rec((u) => u.status),
-        rec((u) => u.error ?? null),
+        ...hostToError,
       ])) as { idx: number; amount: string | null; charged: string | null }[];
       return inOrder(result, rows.length, (row) =>
         row.amount === null || row.charged === null
@@ -113,6 +107,70 @@ export function settleBatcher(
     // Settles without a record are sorted first; their user is only known to the database.
     { maxBatch: MAX_BATCH, sortKey: (r) => r.record?.userId ?? '' },
   );
+}
+
+/** A request admitted on a credit lease, settled (or refunded) with its ledger and usage rows. */
+export interface LeaseSettleRow {
+  leaseId: string;
+  requestId: string;
+  userId: string;
+  keyId: string | null;
+  model: string;
+  /** The request's hold (its upper bound). */
+  amount: bigint;
+  inputRate: string;
+  outputRate: string;
+  inputTokens: number;
+  outputTokens: number;
+  /** Charge nothing; the ledger says refund. */
+  refund: boolean;
+  record?: SettleUsageRecord;
+}
+
+/** Batches settles of lease requests into billing_lease_settle_set calls; null: the lease was gone. */
+export function leaseSettleBatcher(
+  run: RunStatement,
+  opts: { holdMs: number; synchronousCommit: boolean; lingerMs: number },
+): WriteBatcher<LeaseSettleRow, bigint | null> {
+  return new WriteBatcher(
+    async (rows) => {
+      const rec = (f: (r: SettleUsageRecord) => unknown) => rows.map((r) => (r.record ? f(r.record) : null));
+      const result = (await run('le_billing_lease_settle_set', LEASE_SETTLE_SQL, [
+        rows.map((r) => r.leaseId),
+        rows.map((r) => r.requestId),
+        rows.map((r) => r.userId),
+        rows.map((r) => r.keyId),
+        rows.map((r) => r.model),
+        rows.map((r) => r.amount.toString()),
+        rows.map((r) => r.inputRate),
+        rows.map((r) => r.outputRate),
+        rows.map((r) => r.inputTokens),
+        rows.map((r) => r.outputTokens),
+        rows.map((r) => r.refund),
+        rows.map((r) => r.record !== undefined),
+        ...usageColumns(rec),
+        opts.holdMs,
+        opts.synchronousCommit,
+      ])) as { idx: number; charged: string | null }[];
+      return inOrder(result, rows.length, (row) => (row.charged === null ? null : BigInt(row.charged)));
+    },
+    { maxBatch: MAX_BATCH, sortKey: (r) => r.userId, lingerMs: opts.lingerMs },
+  );
+}
+
+/** The usage_records columns a settle statement takes after its own (key id … error). */
+function usageColumns(rec: (f: (r: SettleUsageRecord) => unknown) => unknown[]): unknown[][] {
+  return [
+    rec((u) => u.keyId),
+    rec((u) => u.host?.id ?? null),
+    rec((u) => u.host?.name ?? null),
+    rec((u) => u.surface),
+    rec((u) => u.operation),
+    rec((u) => Math.round(u.durationMs)),
+    rec((u) => (u.ttftMs === null ? null : Math.round(u.ttftMs))),
+    rec((u) => u.status),
+    rec((u) => u.error ?? null),
+  ];
 }
 
 /** The function's rows mapped back to input positions (idx counts from 1). */

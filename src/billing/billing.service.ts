@@ -12,7 +12,8 @@ import {
   settleBatcher,
   SettleUsageRecord,
 } from './billing-batches';
-import { EXPIRED_RESERVATIONS_SQL, REFUND_SQL, TOP_UP_SQL } from './billing.sql';
+import { EXPIRED_RESERVATIONS_SQL, LEASE_SWEEP_SQL, REFUND_SQL, TOP_UP_SQL } from './billing.sql';
+import { CreditLeases } from './credit-leases';
 import { decodeLedgerCursor, encodeLedgerCursor } from './ledger-cursor';
 import { ChatMessageLike, creditsFor, ModelRate, userCharacters } from './pricing';
 import { RateBook, RateRecord } from './rate-book';
@@ -87,6 +88,8 @@ export class BillingService implements BeforeApplicationShutdown {
   private readonly runBatch: RunStatement = (name, text, values) => this.runStatement(name, text, values);
   private readonly reserves: ReturnType<typeof reserveBatcher>;
   private readonly settles: ReturnType<typeof settleBatcher>;
+  /** Per-process credit leases for hold() (BILLING_CREDIT_LEASES), else undefined. */
+  private readonly leases: CreditLeases | undefined;
 
   constructor(
     @Inject(DataSource) private readonly db: DataSource,
@@ -95,11 +98,23 @@ export class BillingService implements BeforeApplicationShutdown {
   ) {
     this.reserves = reserveBatcher(this.runBatch, config.billingSynchronousCommit);
     this.settles = settleBatcher(this.runBatch, config.billingSynchronousCommit);
+    this.leases = config.billingCreditLeases
+      ? new CreditLeases(this.runBatch, {
+          holdMs: config.reservationTimeoutMs,
+          idleMs: config.billingLeaseIdleMs,
+          synchronousCommit: config.billingSynchronousCommit,
+          settleDelayMs: config.billingSettleDelayMs,
+        })
+      : undefined;
   }
 
   /** Batch statements sent so far, per kind (tests: fewer statements than calls under load). */
-  batchStatements(): { reserve: number; settle: number } {
-    return { reserve: this.reserves.statements, settle: this.settles.statements };
+  batchStatements(): { reserve: number; settle: number; leaseSettle: number } {
+    return {
+      reserve: this.reserves.statements,
+      settle: this.settles.statements,
+      leaseSettle: this.leases?.settleStatements ?? 0,
+    };
   }
 
   // ---- pricing (no query: rates come from the in-memory RateBook) ----
@@ -129,6 +144,30 @@ export class BillingService implements BeforeApplicationShutdown {
 
   // ---- reservations (reserve and settle batched, refund one statement) ----
 
+  /**
+   * Holds `credits` for a synchronous request (it settles or refunds within the process that
+   * holds it). With credit leases on (BILLING_CREDIT_LEASES, the default) the hold is taken in
+   * memory on the user's lease, most often with no database round trip; its ledger rows are
+   * written when it settles. Otherwise, and for holds that must outlive the process (queued
+   * tasks: reserve() with holdMs), a reservation row. 402 insufficient_credits when the credit
+   * outside other processes' leases cannot cover it.
+   */
+  async hold(input: Omit<ReserveInput, 'holdMs'>): Promise<void> {
+    if (!this.leases) return this.reserve(input);
+    if (input.credits < 0n) throw new RangeError('hold: credits must be >= 0');
+    const rate = this.rates.get(input.model);
+    if (!rate) throw new ApiError('model_pricing_not_found');
+    await this.leases.hold({
+      userId: input.userId,
+      keyId: input.keyId ?? null,
+      requestId: input.requestId,
+      model: input.model,
+      credits: input.credits,
+      inputRate: rate.input.toFixed(),
+      outputRate: rate.output.toFixed(),
+    });
+  }
+
   /** Holds `credits` for a request; 402 insufficient_credits (and no change) when the balance is short. */
   async reserve(input: ReserveInput): Promise<void> {
     if (input.credits < 0n) throw new RangeError('reserve: credits must be >= 0');
@@ -153,6 +192,13 @@ export class BillingService implements BeforeApplicationShutdown {
         await this.ensureAccount(input.userId);
         outcome = await this.reserveRow(row);
       }
+      // This process's own lease may hold the credit idle: give it back and try once more.
+      if (
+        !outcome.ok &&
+        outcome.reason === 'insufficient_credits' &&
+        (await this.leases?.giveBackUnused(input.userId))
+      )
+        outcome = await this.reserveRow(row);
     } finally {
       this.addPending(input.userId, -input.credits);
     }
@@ -172,9 +218,11 @@ export class BillingService implements BeforeApplicationShutdown {
    * process has sent since and not yet seen return, covers `credits`. Ask before calling
    * reserve(). Then the reserve cannot be short because of this process: only spending elsewhere
    * (another replica) in the meantime can refuse it, so the caller may start the upstream request
-   * while it runs (and must cancel it if the reserve fails after all). Unknown users: false.
+   * while it runs (and must cancel it if the reserve fails after all). Unknown users: false;
+   * with credit leases always false (hold() then needs no round trip, or must not dispatch first).
    */
   likelyCovers(userId: string, credits: bigint): boolean {
+    if (this.leases) return false;
     const known = this.knownBalances.get(userId);
     if (known === undefined) return false;
     return known - (this.pendingHolds.get(userId) ?? 0n) >= credits;
@@ -211,6 +259,7 @@ export class BillingService implements BeforeApplicationShutdown {
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.settled();
+    await this.leases?.close();
   }
 
   /**
@@ -226,6 +275,8 @@ export class BillingService implements BeforeApplicationShutdown {
   ): Promise<{ charged: bigint; refunded: bigint }> {
     const inputTokens = tokenCount(usage.inputTokens);
     const outputTokens = tokenCount(usage.outputTokens);
+    if (this.leases?.has(requestId))
+      return this.leases.settle(requestId, { inputTokens, outputTokens }, record);
     const settled = await this.settles.submit({ requestId, inputTokens, outputTokens, record });
     if (!settled) return { charged: 0n, refunded: 0n };
     return { charged: settled.charged, refunded: settled.amount - settled.charged };
@@ -233,6 +284,9 @@ export class BillingService implements BeforeApplicationShutdown {
 
   /** Returns the whole hold of an open reservation; 0n when it is not open (idempotent). */
   async refund(requestId: string): Promise<bigint> {
+    if (this.leases?.has(requestId))
+      return (await this.leases.settle(requestId, { inputTokens: 0, outputTokens: 0 }, undefined, true))
+        .refunded;
     return (await this.refundOpen(requestId)) ?? 0n;
   }
 
@@ -258,6 +312,8 @@ export class BillingService implements BeforeApplicationShutdown {
   }
 
   async sweepExpiredReservations(): Promise<number> {
+    // Leases of crashed processes too (whatever this process's own setting: others may lease).
+    await this.sweepLeases();
     let refunded = 0;
     for (;;) {
       const rows: { request_id: string }[] = await this.db.query(EXPIRED_RESERVATIONS_SQL, [SWEEP_BATCH]);
@@ -265,6 +321,17 @@ export class BillingService implements BeforeApplicationShutdown {
         if ((await this.refundOpen(request_id)) !== undefined) refunded++;
       }
       if (rows.length < SWEEP_BATCH) return refunded;
+    }
+  }
+
+  /** Ends credit leases past their deadline; returns how many. */
+  async sweepLeases(): Promise<number> {
+    let ended = 0;
+    for (;;) {
+      const rows: { ended: number }[] = await this.db.query(LEASE_SWEEP_SQL, [SWEEP_BATCH]);
+      const n = Number(rows[0]?.ended ?? 0);
+      ended += n;
+      if (n < SWEEP_BATCH) return ended;
     }
   }
 

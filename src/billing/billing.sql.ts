@@ -104,3 +104,32 @@ export const TOP_UP_SQL = `
   SELECT true AS replayed, id::text AS id, balance_after::text AS balance_after, request_hash FROM prev
   UNION ALL
   SELECT false, id::text, balance_after::text, $5 FROM ins`;
+
+/**
+ * Credit leases (migration 1710000011000, src/billing/credit-leases.ts). Take: $1 lease, $2 user,
+ * $3 at least, $4 at most, $5 taken before, $6 hold ms, $7 wait for the flush. amount NULL =
+ * refused; lost = a lease taken before is gone.
+ */
+export const LEASE_TAKE_SQL = `
+  SELECT amount::text AS amount, lost FROM billing_lease_take(
+    $1::uuid, $2::uuid, $3::bigint, $4::bigint, $5::boolean, $6::double precision, $7::boolean)`;
+
+/** $1 lease, $2 credits to give back (NULL: all, the lease ends), $3 wait for the flush. */
+export const LEASE_RELEASE_SQL = `
+  SELECT released::text AS released FROM billing_lease_release($1::uuid, $2::bigint, $3::boolean)`;
+
+/** Settles requests admitted on leases, many per statement (see the migration for the rules). */
+export const LEASE_SETTLE_SQL = `
+  SELECT idx, charged::text AS charged FROM billing_lease_settle_set(
+    $1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::bigint[], $7::numeric[], $8::numeric[],
+    $9::integer[], $10::integer[], $11::boolean[], $12::boolean[], $13::uuid[], $14::text[], $15::text[],
+    $16::text[], $17::text[], $18::integer[], $19::integer[], $20::text[], $21::text[],
+    $22::double precision, $23::boolean)`;
+
+/** $1 lease ids, $2 hold ms: leases with requests still running stay unswept. */
+export const LEASE_RENEW_SQL = `
+  UPDATE credit_leases SET expires_at = now() + $2::double precision * interval '1 millisecond'
+  WHERE id = ANY ($1::uuid[])`;
+
+/** $1 most leases: ends leases past their deadline; returns how many. */
+export const LEASE_SWEEP_SQL = `SELECT billing_lease_sweep($1::integer) AS ended`;

@@ -114,7 +114,7 @@ export class CompletionsService {
       rateLimit = prepared.rateLimit;
       // Asked before this reserve counts as pending (BillingService.likelyCovers).
       const optimistic = this.billing.likelyCovers(principal.userId, prepared.credits);
-      const reserving = this.billing.reserve({
+      const reserving = this.billing.hold({
         userId: principal.userId,
         keyId: principal.keyId,
         requestId,
@@ -200,7 +200,7 @@ export class CompletionsService {
     const messages = request.input.map((content) => ({ role: 'user', content }));
     const credits = await this.billing.estimate(request.model, messages, 0);
     const requestId = randomUUID();
-    await this.billing.reserve({
+    await this.billing.hold({
       userId: principal.userId,
       keyId: principal.keyId,
       requestId,

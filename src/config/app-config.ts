@@ -29,6 +29,12 @@ export class AppConfig {
   readonly reservationTimeoutMs: number;
   /** Reserve and settle statements wait for their WAL flush (true) or commit asynchronously. */
   readonly billingSynchronousCommit: boolean;
+  /** Synchronous requests are admitted on per-process credit leases (src/billing/credit-leases.ts). */
+  readonly billingCreditLeases: boolean;
+  /** An unused credit lease is given back after this long. */
+  readonly billingLeaseIdleMs: number;
+  /** Settles of lease requests wait this long to share a statement (nobody waits on them). */
+  readonly billingSettleDelayMs: number;
   readonly reservationSweepIntervalMs: number;
 
   readonly hosts: string;
@@ -72,6 +78,9 @@ export class AppConfig {
     this.trustProxy = splitList(get('TRUST_PROXY'));
     this.reservationTimeoutMs = get('RESERVATION_TIMEOUT_MS');
     this.billingSynchronousCommit = get('BILLING_SYNCHRONOUS_COMMIT');
+    this.billingCreditLeases = get('BILLING_CREDIT_LEASES');
+    this.billingLeaseIdleMs = get('BILLING_LEASE_IDLE_MS');
+    this.billingSettleDelayMs = get('BILLING_SETTLE_DELAY_MS');
     this.reservationSweepIntervalMs = get('RESERVATION_SWEEP_INTERVAL_MS');
     this.hosts = get('HOSTS');
     this.hostCheckIntervalMs = get('HOST_CHECK_INTERVAL_MS');

@@ -51,6 +51,9 @@ export const envSchema = Joi.object({
 
   RESERVATION_TIMEOUT_MS: Joi.number().integer().min(1000).default(600000),
   BILLING_SYNCHRONOUS_COMMIT: bool.default(false),
+  BILLING_CREDIT_LEASES: bool.default(true),
+  BILLING_LEASE_IDLE_MS: Joi.number().integer().min(0).max(3600000).default(1000),
+  BILLING_SETTLE_DELAY_MS: Joi.number().integer().min(0).max(1000).default(5),
   RESERVATION_SWEEP_INTERVAL_MS: Joi.number().integer().min(100).default(60000),
 
   HOSTS: Joi.string().allow('').default(''),

@@ -52,6 +52,34 @@ describe('billing batches (embedded PGlite)', () => {
     expect(records!.n).toBe(ok);
   });
 
+  it('a concurrent burst of 150 lease hold → settle cycles over 3 users keeps every book balanced', async () => {
+    const db = app.get(DataSource);
+    const billing = app.get(BillingService);
+    const users = [await newUser(db), await newUser(db), await newUser(db)];
+    const initial = 200_000n;
+    for (const u of users) await billing.topUp(u, initial);
+    const before = billing.batchStatements();
+    const outcomes = await Promise.all(
+      Array.from({ length: 150 }, (_, i) => cycle(billing, users[i % 3]!, i, 'test-batch-embedded', 'hold')),
+    );
+    expect(outcomes.filter((o) => o !== 'ok' && o !== 'insufficient_credits')).toEqual([]);
+    expect(outcomes).toContain('ok');
+    const after = billing.batchStatements();
+    expect(after.reserve).toBe(before.reserve);
+    expect(after.leaseSettle - before.leaseSettle).toBeGreaterThan(0);
+    for (const u of users) await expectBooksBalanced(db, u, initial);
+    const [leased] = (await db.query(
+      `SELECT sum(leased)::text AS leased FROM accounts WHERE user_id = ANY($1::uuid[])`,
+      [users],
+    )) as { leased: string }[];
+    // Each user's lease stays until idle; it holds exactly what the account says is leased.
+    const [sum] = (await db.query(
+      `SELECT coalesce(sum(amount), 0)::text AS s FROM credit_leases WHERE user_id = ANY($1::uuid[])`,
+      [users],
+    )) as { s: string }[];
+    expect(leased!.leased).toBe(sum!.s);
+  });
+
   it('request ids and texts with quotes, commas, braces, NULL and backslashes survive the arrays', async () => {
     await expectAwkwardTextsKept(app.get(DataSource), app.get(BillingService), 'test-batch-embedded');
   });

@@ -24,8 +24,8 @@ async function post(t: TestApp, key: string, body = chat()) {
 }
 
 /**
- * The hot path's billing order (CompletionsService.run): for a user whose last known balance
- * covers the request, the reserve and the upstream request run at once; the answer goes out
+ * The hot path's billing order without credit leases (BILLING_CREDIT_LEASES=false; the lease path
+ * is credit-leases.e2e-spec.ts): for a user whose last known balance covers the request, the reserve and the upstream request run at once; the answer goes out
  * before its settle has committed; balance reads and shutdown wait for running settles.
  */
 describe('completion billing path: reserve beside dispatch, settle after the answer', () => {
@@ -33,7 +33,7 @@ describe('completion billing path: reserve beside dispatch, settle after the ans
   let host: FakeHost;
 
   beforeAll(async () => {
-    t = await startTestApp({ HOST_CHECK_INTERVAL_MS: '60000' });
+    t = await startTestApp({ HOST_CHECK_INTERVAL_MS: '60000', BILLING_CREDIT_LEASES: 'false' });
     host = await startFakeOpenAI({ models: ['llama3.1'], tokens: 4 });
     await addHost(t, 'gpu-billing-path', host.url, 'openai');
   });

@@ -29,18 +29,22 @@ export function usageRecord(userId: string): SettleUsageRecord {
   };
 }
 
-/** estimate → reserve → settle with a usage record; a 402 ends the cycle with nothing held. */
+/**
+ * estimate → reserve (or, with `via: 'hold'`, BillingService.hold: a credit lease) → settle with a
+ * usage record; a 402 ends the cycle with nothing held.
+ */
 export async function cycle(
   billing: BillingService,
   userId: string,
   i: number,
   model = 'llama3.1',
+  via: 'reserve' | 'hold' = 'reserve',
 ): Promise<string> {
   const messages = [{ role: 'user', content: 'x'.repeat(1 + (i % 37)) }];
   const maxTokens = 1 + (i % 50);
   const credits = await billing.estimate(model, messages, maxTokens);
   const requestId = randomUUID();
-  const reserved = await codeOf(billing.reserve({ userId, requestId, model, credits }));
+  const reserved = await codeOf(billing[via]({ userId, requestId, model, credits }));
   if (reserved !== 'ok') return reserved;
   const usage = { inputTokens: 1 + (i % 37), outputTokens: i % (maxTokens + 1) };
   await billing.settle(requestId, usage, usageRecord(userId));

@@ -36,6 +36,17 @@ describe('WriteBatcher', () => {
     expect(batcher.statements).toBe(2);
   });
 
+  it('with lingerMs, calls of the next milliseconds join the first statement', async () => {
+    const { batches, statement } = fakeStatement();
+    const batcher = new WriteBatcher(statement, { maxBatch: 100, sortKey: () => '', lingerMs: 30 });
+    const first = batcher.submit('1');
+    await new Promise((r) => setTimeout(r, 5));
+    const second = batcher.submit('2');
+    expect(batches).toEqual([]);
+    expect(await Promise.all([first, second])).toEqual(['done:1', 'done:2']);
+    expect(batches).toEqual([['1', '2']]);
+  });
+
   it('splits a queue longer than maxBatch', async () => {
     const { batches, statement } = fakeStatement();
     const batcher = new WriteBatcher(statement, { maxBatch: 3, sortKey: () => '' });

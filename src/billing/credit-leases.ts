@@ -1,0 +1,331 @@
+import { randomUUID } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import { ApiError } from '../common/api-error';
+import { WriteBatcher } from './billing-batcher';
+import { leaseSettleBatcher, LeaseSettleRow, RunStatement, SettleUsageRecord } from './billing-batches';
+import { LEASE_RELEASE_SQL, LEASE_RENEW_SQL, LEASE_TAKE_SQL } from './billing.sql';
+
+/** A request to admit on a lease: what BillingService.reserve takes, with the rates resolved. */
+export interface LeaseHoldInput {
+  userId: string;
+  keyId: string | null;
+  requestId: string;
+  model: string;
+  credits: bigint;
+  inputRate: string;
+  outputRate: string;
+}
+
+export interface LeaseOptions {
+  /** How long a lease outlives its process's last word (take, settle, renewal) before the sweep ends it. */
+  holdMs: number;
+  /** An unused lease is given back after this long. */
+  idleMs: number;
+  synchronousCommit: boolean;
+  /** Settles wait this long for company before their statement goes out (BILLING_SETTLE_DELAY_MS). */
+  settleDelayMs: number;
+}
+
+/** A lease grows by at least this many times the request that asked, or doubles. */
+const GROW_REQUESTS = 8n;
+
+interface Lease {
+  readonly id: string;
+  readonly userId: string;
+  /** Credits the database holds for this lease, as far as this process knows (never more than it holds). */
+  amount: bigint;
+  /** Sum of the holds of requests admitted on it and not settled yet. */
+  held: bigint;
+  holds: number;
+  /** The database has a row for it (a lease of only free requests never needed one). */
+  taken: boolean;
+  /** No longer admits: given back, lost or retired. */
+  ended: boolean;
+  /** Ended after a settle whose outcome is unknown; given back whole once its requests settled. */
+  retired: boolean;
+  /** A take or release in flight; admissions that need the database wait for it. */
+  busy: Promise<unknown> | undefined;
+  idleTimer: NodeJS.Timeout | undefined;
+}
+
+interface Hold {
+  lease: Lease;
+  input: LeaseHoldInput;
+}
+
+/**
+ * Per-process credit leases: the first request of a user takes a block of their credit in one
+ * statement (billing_lease_take: `accounts.leased` grows, no money moves); later requests are
+ * admitted against it in memory, with no database round trip before dispatch, as long as the block
+ * covers them; each is settled like any request, in batches, writing its reserve and settle ledger
+ * rows, reservation and usage rows at once. When the block runs short, it grows (one statement,
+ * at least the shortfall, so a request is refused exactly when the user's credit outside other
+ * processes' leases cannot cover it); an idle lease goes back after LEASE_IDLE_MS; a crashed
+ * process's lease is swept when it expires (RESERVATION_TIMEOUT_MS after its last take, settle or
+ * renewal), its running requests then unpaid, as a crashed process's reservations are refunded.
+ */
+export class CreditLeases {
+  private readonly logger = new Logger(CreditLeases.name);
+  private readonly leases = new Map<string, Lease>();
+  private readonly holds = new Map<string, Hold>();
+  private readonly settles: WriteBatcher<LeaseSettleRow, bigint | null>;
+  private readonly releases = new Set<Promise<unknown>>();
+  private renewTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly run: RunStatement,
+    private readonly options: LeaseOptions,
+  ) {
+    this.settles = leaseSettleBatcher(run, { ...options, lingerMs: options.settleDelayMs });
+  }
+
+  /** True while `requestId` is a hold on a lease of this process (admitted, not settled). */
+  has(requestId: string): boolean {
+    return this.holds.has(requestId);
+  }
+
+  /** Settle statements sent so far. */
+  get settleStatements(): number {
+    return this.settles.statements;
+  }
+
+  /** Admits a request on its user's lease, growing the lease if needed; 402 when the credit is short. */
+  async hold(input: LeaseHoldInput): Promise<void> {
+    if (this.holds.has(input.requestId))
+      throw new ApiError('conflict', `Request ${input.requestId} already reserved`);
+    for (;;) {
+      const lease = this.leaseOf(input.userId);
+      const free = lease.amount - lease.held;
+      if (free >= input.credits) {
+        lease.held += input.credits;
+        lease.holds++;
+        clearTimeout(lease.idleTimer);
+        lease.idleTimer = undefined;
+        this.holds.set(input.requestId, { lease, input });
+        return;
+      }
+      if (lease.busy) {
+        await lease.busy.catch(() => undefined);
+        continue;
+      }
+      const shortfall = input.credits - free;
+      const want = shortfall + max(GROW_REQUESTS * input.credits, lease.amount);
+      if (!(await this.exclusive(lease, () => this.take(lease, shortfall, want)))) {
+        this.idleLater(lease);
+        throw new ApiError('insufficient_credits');
+      }
+    }
+  }
+
+  /**
+   * Settles a hold of this process: charges actual usage at the admitted rates, never above the
+   * hold (nothing with `refund`), and writes its rows. Returns what was charged and given back.
+   */
+  async settle(
+    requestId: string,
+    usage: { inputTokens: number; outputTokens: number },
+    record: SettleUsageRecord | undefined,
+    refund = false,
+  ): Promise<{ charged: bigint; refunded: bigint }> {
+    const hold = this.holds.get(requestId);
+    if (!hold) return { charged: 0n, refunded: 0n };
+    this.holds.delete(requestId);
+    const { lease, input } = hold;
+    let charged: bigint | null = null;
+    try {
+      charged = await this.settles.submit({
+        leaseId: lease.id,
+        requestId,
+        userId: input.userId,
+        keyId: input.keyId,
+        model: input.model,
+        amount: input.credits,
+        inputRate: input.inputRate,
+        outputRate: input.outputRate,
+        inputTokens: usage.inputTokens,
+        outputTokens: usage.outputTokens,
+        refund,
+        record,
+      });
+    } catch (error) {
+      // Whether the statement committed is unknown (a lost connection): no more admissions on
+      // this lease; once idle it is given back whole, at the database's figure.
+      this.retire(lease);
+      throw error;
+    } finally {
+      lease.held -= input.credits;
+      lease.holds--;
+      if (charged !== null) lease.amount -= charged;
+      else if (lease.taken && !lease.ended) this.lost(lease);
+      if (lease.retired && lease.holds === 0) this.end(lease);
+      else this.idleLater(lease);
+    }
+    return { charged: charged ?? 0n, refunded: input.credits - (charged ?? 0n) };
+  }
+
+  /**
+   * Gives back the part of the user's lease that no running request holds, so that a reserve
+   * outside leases (a queued task) can use it. True when something was given back.
+   */
+  async giveBackUnused(userId: string): Promise<boolean> {
+    const lease = this.leases.get(userId);
+    if (!lease || !lease.taken) return false;
+    if (lease.busy) await lease.busy.catch(() => undefined);
+    const unused = lease.amount - lease.held;
+    if (lease.ended || unused <= 0n) return false;
+    return this.exclusive(lease, () => this.release(lease, lease.holds === 0 ? null : unused));
+  }
+
+  /** Gives back every lease with no running request; waits for releases in flight. */
+  async close(): Promise<void> {
+    clearInterval(this.renewTimer);
+    this.renewTimer = undefined;
+    for (const lease of [...this.leases.values()]) {
+      clearTimeout(lease.idleTimer);
+      if (lease.busy) await lease.busy.catch(() => undefined);
+      if (lease.holds === 0) this.end(lease);
+    }
+    await Promise.allSettled([...this.releases]);
+  }
+
+  // ---- internals ----
+
+  private leaseOf(userId: string): Lease {
+    let lease = this.leases.get(userId);
+    if (!lease) {
+      lease = {
+        id: randomUUID(),
+        userId,
+        amount: 0n,
+        held: 0n,
+        holds: 0,
+        taken: false,
+        ended: false,
+        retired: false,
+        busy: undefined,
+        idleTimer: undefined,
+      };
+      this.leases.set(userId, lease);
+    }
+    return lease;
+  }
+
+  /** Runs one database step of a lease at a time. */
+  private exclusive<T>(lease: Lease, step: () => Promise<T>): Promise<T> {
+    const running = step().finally(() => {
+      if (lease.busy === running) lease.busy = undefined;
+    });
+    lease.busy = running;
+    return running;
+  }
+
+  /** Grows the lease by at least `min`; false when the user's free credit cannot cover it. */
+  private async take(lease: Lease, min: bigint, want: bigint): Promise<boolean> {
+    const rows = (await this.run('le_billing_lease_take', LEASE_TAKE_SQL, [
+      lease.id,
+      lease.userId,
+      min.toString(),
+      want.toString(),
+      lease.taken,
+      this.options.holdMs,
+      this.options.synchronousCommit,
+    ])) as { amount: string | null; lost: boolean }[];
+    const row = rows[0];
+    if (row?.lost) {
+      // Swept while this process still used it: start a new one (this request retries).
+      this.lost(lease);
+      return true;
+    }
+    if (!row || row.amount === null) return false;
+    // The database's figure: it may be more than this process counted (a give-back that failed, a
+    // charge counted twice when a settle and this take crossed), never less.
+    lease.amount = BigInt(row.amount);
+    lease.taken = true;
+    this.renewLater();
+    return true;
+  }
+
+  /** Gives back `amount` credits of the lease (null: all; the lease ends). */
+  private async release(lease: Lease, amount: bigint | null): Promise<boolean> {
+    const giving = amount ?? lease.amount;
+    // Counted off first, so admissions meanwhile cannot use what is being given back.
+    lease.amount -= giving;
+    if (amount === null) this.ended(lease);
+    const rows = (await this.run('le_billing_lease_release', LEASE_RELEASE_SQL, [
+      lease.id,
+      amount === null ? null : amount.toString(),
+      this.options.synchronousCommit,
+    ])) as { released: string }[];
+    return rows.length > 0 && BigInt(rows[0]!.released) > 0n;
+  }
+
+  /** Gives back an unused lease after LEASE_IDLE_MS (or at once with 0). */
+  private idleLater(lease: Lease): void {
+    if (lease.holds > 0 || lease.ended || lease.idleTimer) return;
+    lease.idleTimer = setTimeout(() => {
+      lease.idleTimer = undefined;
+      if (lease.holds === 0 && !lease.busy && !lease.ended) this.end(lease);
+    }, this.options.idleMs);
+    lease.idleTimer.unref();
+  }
+
+  private retire(lease: Lease): void {
+    lease.retired = true;
+    this.ended(lease);
+  }
+
+  /** Ends a lease with no running request: no more admissions, its credit given back. */
+  private end(lease: Lease): void {
+    if (lease.ended && !lease.retired) return;
+    lease.retired = false;
+    if (!lease.taken) {
+      this.ended(lease);
+      return;
+    }
+    const releasing = this.exclusive(lease, () => this.release(lease, null)).catch((err: Error) =>
+      this.logger.warn(`giving back lease ${lease.id} failed (the sweep ends it): ${err.message}`),
+    );
+    this.releases.add(releasing);
+    void releasing.finally(() => this.releases.delete(releasing));
+  }
+
+  private ended(lease: Lease): void {
+    lease.ended = true;
+    clearTimeout(lease.idleTimer);
+    lease.idleTimer = undefined;
+    if (this.leases.get(lease.userId) === lease) this.leases.delete(lease.userId);
+  }
+
+  /** The database no longer has the lease: its running requests settle unpaid; a new one starts. */
+  private lost(lease: Lease): void {
+    if (lease.ended && !lease.retired) return;
+    lease.retired = false;
+    this.logger.warn(`lease ${lease.id} of user ${lease.userId} expired while in use; starting a new one`);
+    lease.amount = 0n;
+    this.ended(lease);
+  }
+
+  /** While leases are held, renews those with running requests every quarter of the hold time. */
+  private renewLater(): void {
+    if (this.renewTimer) return;
+    this.renewTimer = setInterval(
+      () => {
+        const busy = [...this.leases.values()].filter((l) => l.taken && l.holds > 0).map((l) => l.id);
+        if (this.leases.size === 0) {
+          clearInterval(this.renewTimer);
+          this.renewTimer = undefined;
+        }
+        if (busy.length === 0) return;
+        this.run('le_billing_lease_renew', LEASE_RENEW_SQL, [busy, this.options.holdMs]).catch((err: Error) =>
+          this.logger.warn(`renewing leases failed: ${err.message}`),
+        );
+      },
+      Math.max(250, Math.floor(this.options.holdMs / 4)),
+    );
+    this.renewTimer.unref();
+  }
+}
+
+function max(a: bigint, b: bigint): bigint {
+  return a > b ? a : b;
+}

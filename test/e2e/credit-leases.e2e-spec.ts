@@ -1,0 +1,281 @@
+import { randomUUID } from 'node:crypto';
+import type { DataSource } from 'typeorm';
+import { BillingService } from '../../src/billing/billing.service';
+import { HostsService } from '../../src/hosts/hosts.service';
+import { FakeHost, startFakeOpenAI } from '../fakes';
+import { codeOf, cycle, expectBooksBalanced, usageRecord } from '../support/billing-books';
+import { addHost, eventually, fundedUser } from '../support/platform';
+import { startTestApp, TestApp } from '../support/test-app';
+
+// llama3.1: 100 credits per input token, 200 per output token. 'hello' (5) + max_tokens 8 holds 2,100;
+// the host reports 1 prompt token and answers 4: 100 + 800 = 900 charged.
+const HOLD = 2_100n;
+const CHARGE = 900n;
+const USED = { inputTokens: 1, outputTokens: 4 };
+
+const chat = (extra: object = {}) =>
+  JSON.stringify({
+    model: 'llama3.1',
+    messages: [{ role: 'user', content: 'hello' }],
+    max_tokens: 8,
+    ...extra,
+  });
+
+async function post(t: TestApp, key: string, body = chat()) {
+  const res = await fetch(`${t.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}` },
+    body,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+interface LeaseState {
+  credits: bigint;
+  leased: bigint;
+  leases: number;
+  leaseSum: bigint;
+}
+
+async function leaseState(db: DataSource, userId: string): Promise<LeaseState> {
+  const [row] = (await db.query(
+    `SELECT a.credits::text AS credits, a.leased::text AS leased,
+            (SELECT count(*)::int FROM credit_leases c WHERE c.user_id = a.user_id) AS leases,
+            (SELECT coalesce(sum(amount), 0)::text FROM credit_leases c WHERE c.user_id = a.user_id) AS lease_sum
+     FROM accounts a WHERE a.user_id = $1`,
+    [userId],
+  )) as { credits: string; leased: string; leases: number; lease_sum: string }[];
+  return {
+    credits: BigInt(row!.credits),
+    leased: BigInt(row!.leased),
+    leases: row!.leases,
+    leaseSum: BigInt(row!.lease_sum),
+  };
+}
+
+/** The lease is given back: nothing leased, no lease row. */
+async function expectNoLease(db: DataSource, userId: string): Promise<void> {
+  await eventually(async () => (await leaseState(db, userId)).leases === 0);
+  expect(await leaseState(db, userId)).toMatchObject({ leased: 0n, leases: 0, leaseSum: 0n });
+}
+
+/**
+ * Credit leases (src/billing/credit-leases.ts, migration 1710000011000): synchronous requests are
+ * admitted against a block of the user's credit held once per process; each writes its reserve and
+ * settle ledger rows when it settles. The books balance at every step, a request the credit cannot
+ * cover never reaches a host, and the credit comes back when the lease is idle, swept or closed.
+ */
+describe('credit leases', () => {
+  let t: TestApp;
+  let host: FakeHost;
+  let billing: BillingService;
+
+  beforeAll(async () => {
+    t = await startTestApp({ HOST_CHECK_INTERVAL_MS: '60000', BILLING_LEASE_IDLE_MS: '300' });
+    host = await startFakeOpenAI({ models: ['llama3.1'], tokens: 4 });
+    await addHost(t, 'gpu-leases', host.url, 'openai');
+    billing = t.app.get(BillingService);
+  });
+  afterAll(async () => {
+    await t?.close();
+    await host?.close();
+  });
+
+  it('requests on a lease take no reserve statement; each writes reserve and settle rows; the idle lease goes back', async () => {
+    const user = await fundedUser(t, 10_000_000n);
+    const before = billing.batchStatements();
+    for (let i = 0; i < 5; i++) expect((await post(t, user.key)).status).toBe(200);
+    const after = billing.batchStatements();
+    expect(after.reserve).toBe(before.reserve);
+    expect(after.leaseSettle - before.leaseSettle).toBeGreaterThanOrEqual(1);
+
+    // While it lasts, the lease holds part of the credit; the balance is the ledger's sum.
+    const held = await leaseState(t.dataSource, user.userId);
+    expect(held.leases).toBe(1);
+    expect(held.leased).toBe(held.leaseSum);
+    expect(held.leased).toBeGreaterThanOrEqual(HOLD);
+    expect(held.credits).toBe(10_000_000n - 5n * CHARGE);
+
+    const ledger = (await t.dataSource.query(
+      `SELECT request_id, kind, amount::text AS amount, balance_after::text AS after FROM credit_ledger
+       WHERE user_id = $1 AND kind <> 'topup' ORDER BY id`,
+      [user.userId],
+    )) as { request_id: string; kind: string; amount: string; after: string }[];
+    expect(ledger).toHaveLength(10);
+    let balance = 10_000_000n;
+    for (let i = 0; i < 10; i += 2) {
+      const [reserve, settle] = [ledger[i]!, ledger[i + 1]!];
+      expect(settle.request_id).toBe(reserve.request_id);
+      expect([reserve.kind, reserve.amount, reserve.after]).toEqual([
+        'reserve',
+        `-${HOLD}`,
+        `${balance - HOLD}`,
+      ]);
+      balance -= CHARGE;
+      expect([settle.kind, settle.amount, settle.after]).toEqual([
+        'settle',
+        `${HOLD - CHARGE}`,
+        `${balance}`,
+      ]);
+    }
+    await expectBooksBalanced(t.dataSource, user.userId, 10_000_000n);
+    await expectNoLease(t.dataSource, user.userId);
+    expect((await leaseState(t.dataSource, user.userId)).credits).toBe(10_000_000n - 5n * CHARGE);
+  });
+
+  it('concurrent requests of one user: exactly those the credit covers are answered, no other reaches a host', async () => {
+    // Slow answers: all six are admitted or refused while the first ones still run.
+    const slow = await startFakeOpenAI({ models: ['llama3.1'], tokens: 4, tokenDelayMs: 150 });
+    const app = await startTestApp({ HOST_CHECK_INTERVAL_MS: '60000', HOSTS: `openai=${slow.url}` });
+    try {
+      await app.app.get(HostsService).checkAll();
+      // Warm connections to the host, so a request sent by mistake would reach it at once.
+      const rich = await fundedUser(app, 10_000_000n);
+      await Promise.all(Array.from({ length: 6 }, () => post(app, rich.key)));
+      const user = await fundedUser(app, 3n * HOLD + 99n);
+      // Both hosts are registered (the database is shared with the suite's app).
+      const sent = () => slow.requests.length + host.requests.length;
+      const asked = sent();
+      const answers = await Promise.all(Array.from({ length: 6 }, () => post(app, user.key)));
+      expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 402, 402, 402]);
+      const refused = answers.find((a) => a.status === 402)!;
+      expect(refused.body).toMatchObject({ error: { code: 'insufficient_credits' } });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(sent() - asked).toBe(3);
+      await expectBooksBalanced(app.dataSource, user.userId, 3n * HOLD + 99n);
+      expect((await leaseState(app.dataSource, user.userId)).credits).toBe(3n * HOLD + 99n - 3n * CHARGE);
+    } finally {
+      await app.close();
+      await slow.close();
+    }
+  });
+
+  it('a reserve outside leases (a queued task) gets the credit this process leases and does not use', async () => {
+    const user = await fundedUser(t, 6_400n);
+    const requestId = randomUUID();
+    await billing.hold({ userId: user.userId, requestId, model: 'llama3.1', credits: HOLD });
+    await billing.settle(requestId, USED, usageRecord(user.userId));
+    const leased = await leaseState(t.dataSource, user.userId);
+    expect(leased.credits).toBe(6_400n - CHARGE);
+    // More than the credit outside the lease, less than the balance.
+    const big = leased.credits - leased.leased + 1n;
+    expect(big).toBeLessThanOrEqual(leased.credits);
+    const task = randomUUID();
+    await billing.reserve({
+      userId: user.userId,
+      requestId: task,
+      model: 'llama3.1',
+      credits: big,
+      holdMs: null,
+    });
+    expect(await leaseState(t.dataSource, user.userId)).toMatchObject({ leased: 0n, leases: 0 });
+    expect(await billing.refund(task)).toBe(big);
+    await expectBooksBalanced(t.dataSource, user.userId, 6_400n);
+  });
+
+  it('a lease swept after its deadline: its running request settles unpaid, the next one opens a new lease', async () => {
+    const user = await fundedUser(t, 1_000_000n);
+    const running = randomUUID();
+    await billing.hold({ userId: user.userId, requestId: running, model: 'llama3.1', credits: HOLD });
+    const [first] = (await t.dataSource.query(`SELECT id FROM credit_leases WHERE user_id = $1`, [
+      user.userId,
+    ])) as { id: string }[];
+    // As if this process had been silent past RESERVATION_TIMEOUT_MS.
+    await t.dataSource.query(
+      `UPDATE credit_leases SET expires_at = now() - interval '1 second' WHERE id = $1`,
+      [first!.id],
+    );
+    expect(await billing.sweepLeases()).toBe(1);
+    expect(await leaseState(t.dataSource, user.userId)).toMatchObject({ leased: 0n, leases: 0 });
+    expect(await billing.settle(running, USED, usageRecord(user.userId))).toEqual({
+      charged: 0n,
+      refunded: HOLD,
+    });
+    const next = randomUUID();
+    await billing.hold({ userId: user.userId, requestId: next, model: 'llama3.1', credits: HOLD });
+    const [second] = (await t.dataSource.query(`SELECT id FROM credit_leases WHERE user_id = $1`, [
+      user.userId,
+    ])) as { id: string }[];
+    expect(second!.id).not.toBe(first!.id);
+    expect(await billing.settle(next, USED, usageRecord(user.userId))).toEqual({
+      charged: CHARGE,
+      refunded: HOLD - CHARGE,
+    });
+    await expectBooksBalanced(t.dataSource, user.userId, 1_000_000n);
+    await expectNoLease(t.dataSource, user.userId);
+  });
+
+  it('a refund of a lease hold writes reserve and refund rows; a second settle or refund changes nothing', async () => {
+    const user = await fundedUser(t, 100_000n);
+    const requestId = randomUUID();
+    await billing.hold({ userId: user.userId, requestId, model: 'llama3.1', credits: HOLD });
+    expect(
+      await codeOf(billing.hold({ userId: user.userId, requestId, model: 'llama3.1', credits: 1n })),
+    ).toBe('conflict');
+    expect(await billing.refund(requestId)).toBe(HOLD);
+    expect(await billing.refund(requestId)).toBe(0n);
+    expect(await billing.settle(requestId, { inputTokens: 1, outputTokens: 1 })).toEqual({
+      charged: 0n,
+      refunded: 0n,
+    });
+    const rows = (await t.dataSource.query(
+      `SELECT kind, amount::text AS amount FROM credit_ledger WHERE request_id = $1 ORDER BY id`,
+      [requestId],
+    )) as { kind: string; amount: string }[];
+    expect(rows).toEqual([
+      { kind: 'reserve', amount: `-${HOLD}` },
+      { kind: 'refund', amount: `${HOLD}` },
+    ]);
+    await expectBooksBalanced(t.dataSource, user.userId, 100_000n);
+  });
+
+  it('two processes, one user, concurrent holds, settles, reserves and top-ups: books balance, nothing spent twice', async () => {
+    const other = await startTestApp({ BILLING_LEASE_IDLE_MS: '50' });
+    let closed = false;
+    try {
+      const user = await fundedUser(t, 60_000n);
+      const apps = [billing, other.app.get(BillingService)];
+      let toppedUp = 0n;
+      const work = Array.from({ length: 120 }, async (_, i) => {
+        const b = apps[i % 2]!;
+        if (i % 17 === 0) {
+          await b.topUp(user.userId, 5_000n);
+          toppedUp += 5_000n;
+          return 'topup';
+        }
+        return cycle(b, user.userId, i, 'llama3.1', i % 5 === 0 ? 'reserve' : 'hold');
+      });
+      const outcomes = await Promise.all(work);
+      expect(outcomes.filter((o) => !['ok', 'topup', 'insufficient_credits'].includes(o))).toEqual([]);
+      expect(outcomes.filter((o) => o === 'ok').length).toBeGreaterThan(10);
+      // Credit was short at times (so leases competed), and the balance never went below zero.
+      expect(outcomes).toContain('insufficient_credits');
+      await other.close();
+      closed = true;
+      await expectBooksBalanced(t.dataSource, user.userId, 60_000n + toppedUp);
+      await expectNoLease(t.dataSource, user.userId);
+    } finally {
+      if (!closed) await other.close();
+    }
+  });
+
+  it('closing the app gives its leases back', async () => {
+    const app = await startTestApp({ HOST_CHECK_INTERVAL_MS: '60000', BILLING_LEASE_IDLE_MS: '3600000' });
+    let closed = false;
+    try {
+      await app.app.get(HostsService).checkAll();
+      const user = await fundedUser(app, 1_000_000n);
+      expect((await post(app, user.key)).status).toBe(200);
+      expect((await leaseState(app.dataSource, user.userId)).leases).toBe(1);
+      await app.close();
+      closed = true;
+      expect(await leaseState(t.dataSource, user.userId)).toMatchObject({
+        credits: 1_000_000n - CHARGE,
+        leased: 0n,
+        leases: 0,
+      });
+    } finally {
+      if (!closed) await app.close();
+    }
+  });
+});
