@@ -60,7 +60,7 @@ interface Hold {
  * covers them; each is settled like any request, in batches, writing its reserve and settle ledger
  * rows, reservation and usage rows at once. When the block runs short, it grows (one statement,
  * at least the shortfall, so a request is refused exactly when the user's credit outside other
- * processes' leases cannot cover it); an idle lease goes back after LEASE_IDLE_MS; a crashed
+ * processes' leases cannot cover it); an idle lease goes back after BILLING_LEASE_IDLE_MS; a crashed
  * process's lease is swept when it expires (RESERVATION_TIMEOUT_MS after its last take, settle or
  * renewal), its running requests then unpaid, as a crashed process's reservations are refunded.
  */
@@ -259,7 +259,7 @@ export class CreditLeases {
     return rows.length > 0 && BigInt(rows[0]!.released) > 0n;
   }
 
-  /** Gives back an unused lease after LEASE_IDLE_MS (or at once with 0). */
+  /** Gives back an unused lease after BILLING_LEASE_IDLE_MS (0: on the next turn of the loop). */
   private idleLater(lease: Lease): void {
     if (lease.holds > 0 || lease.ended || lease.idleTimer) return;
     lease.idleTimer = setTimeout(() => {

@@ -3,25 +3,8 @@ import { BillingService } from '../../src/billing/billing.service';
 import { HostsService } from '../../src/hosts/hosts.service';
 import { FakeHost, startFakeOpenAI } from '../fakes';
 import { expectBooksBalanced } from '../support/billing-books';
-import { addHost, eventually, fundedUser, ledgerSum } from '../support/platform';
+import { addHost, eventually, fundedUser, postChat, ledgerSum } from '../support/platform';
 import { startTestApp, TestApp } from '../support/test-app';
-
-const chat = (extra: object = {}) =>
-  JSON.stringify({
-    model: 'llama3.1',
-    messages: [{ role: 'user', content: 'hello' }],
-    max_tokens: 8,
-    ...extra,
-  });
-
-async function post(t: TestApp, key: string, body = chat()) {
-  const res = await fetch(`${t.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}` },
-    body,
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
 
 /**
  * The hot path's billing order without credit leases (BILLING_CREDIT_LEASES=false; the lease path
@@ -45,7 +28,7 @@ describe('completion billing path: reserve beside dispatch, settle after the ans
   it('a reserve that fails while the host is already asked: 402, the host request is cut, nothing changes', async () => {
     const user = await fundedUser(t, 10_000_000n);
     const billing = t.app.get(BillingService);
-    expect((await post(t, user.key)).status).toBe(200);
+    expect((await postChat(t, user.key)).status).toBe(200);
     expect(billing.likelyCovers(user.userId, 1n)).toBe(true);
     // Another replica's hold takes the whole balance behind this process's back (the same
     // database function, not this BillingService, so its balance hint still says "covered").
@@ -67,7 +50,7 @@ describe('completion billing path: reserve beside dispatch, settle after the ans
         .find((h) => h.name === 'gpu-billing-path')?.in_flight;
     host.setMode('ok', { tokenDelayMs: 2000 });
     try {
-      const res = await post(t, user.key);
+      const res = await postChat(t, user.key);
       expect(res).toEqual({
         status: 402,
         body: {
@@ -104,10 +87,10 @@ describe('completion billing path: reserve beside dispatch, settle after the ans
     const user = await fundedUser(t, 6_400n);
     // Warm connections to the host, so a request sent by mistake would reach it at once.
     const rich = await fundedUser(t, 10_000_000n);
-    await Promise.all(Array.from({ length: 8 }, () => post(t, rich.key)));
-    expect((await post(t, user.key)).status).toBe(200);
+    await Promise.all(Array.from({ length: 8 }, () => postChat(t, rich.key)));
+    expect((await postChat(t, user.key)).status).toBe(200);
     const asked = host.requests.length;
-    const answers = await Promise.all(Array.from({ length: 6 }, () => post(t, user.key)));
+    const answers = await Promise.all(Array.from({ length: 6 }, () => postChat(t, user.key)));
     const ok = answers.filter((a) => a.status === 200).length;
     expect(answers.map((a) => a.status).sort()).toEqual([...Array(ok).fill(200), ...Array(6 - ok).fill(402)]);
     expect(ok).toBeGreaterThan(0);
@@ -121,7 +104,7 @@ describe('completion billing path: reserve beside dispatch, settle after the ans
   it('a user without a known balance reserves before any host is asked', async () => {
     const poor = await fundedUser(t, 1n);
     const asked = host.requests.length;
-    const res = await post(t, poor.key);
+    const res = await postChat(t, poor.key);
     expect(res.status).toBe(402);
     expect(host.requests.length).toBe(asked);
   });
@@ -129,7 +112,7 @@ describe('completion billing path: reserve beside dispatch, settle after the ans
   it('the balance read right after each answer already shows its settle', async () => {
     const user = await fundedUser(t, 10_000_000n);
     for (let i = 0; i < 15; i++) {
-      const res = await post(t, user.key);
+      const res = await postChat(t, user.key);
       expect(res.status).toBe(200);
       const account = (await (
         await fetch(`${t.url}/api/v1/account`, { headers: { Authorization: `Bearer ${user.key}` } })
@@ -153,8 +136,8 @@ describe('completion billing path: reserve beside dispatch, settle after the ans
       // The host row is shared through the database: this app loaded it; one health round.
       await app.app.get(HostsService).checkAll();
       const user = await fundedUser(app, 10_000_000n);
-      expect((await post(app, user.key)).status).toBe(200);
-      const answers = await Promise.all(Array.from({ length: 20 }, () => post(app, user.key)));
+      expect((await postChat(app, user.key)).status).toBe(200);
+      const answers = await Promise.all(Array.from({ length: 20 }, () => postChat(app, user.key)));
       expect(answers.map((a) => a.status)).toEqual(Array(20).fill(200));
       await app.close();
       closed = true;

@@ -4,7 +4,7 @@ import { BillingService } from '../../src/billing/billing.service';
 import { HostsService } from '../../src/hosts/hosts.service';
 import { FakeHost, startFakeOpenAI } from '../fakes';
 import { codeOf, cycle, expectBooksBalanced, usageRecord } from '../support/billing-books';
-import { addHost, eventually, fundedUser } from '../support/platform';
+import { addHost, eventually, fundedUser, postChat } from '../support/platform';
 import { startTestApp, TestApp } from '../support/test-app';
 
 // llama3.1: 100 credits per input token, 200 per output token. 'hello' (5) + max_tokens 8 holds 2,100;
@@ -12,23 +12,6 @@ import { startTestApp, TestApp } from '../support/test-app';
 const HOLD = 2_100n;
 const CHARGE = 900n;
 const USED = { inputTokens: 1, outputTokens: 4 };
-
-const chat = (extra: object = {}) =>
-  JSON.stringify({
-    model: 'llama3.1',
-    messages: [{ role: 'user', content: 'hello' }],
-    max_tokens: 8,
-    ...extra,
-  });
-
-async function post(t: TestApp, key: string, body = chat()) {
-  const res = await fetch(`${t.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}` },
-    body,
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
 
 interface LeaseState {
   credits: bigint;
@@ -84,7 +67,7 @@ describe('credit leases', () => {
   it('requests on a lease take no reserve statement; each writes reserve and settle rows; the idle lease goes back', async () => {
     const user = await fundedUser(t, 10_000_000n);
     const before = billing.batchStatements();
-    for (let i = 0; i < 5; i++) expect((await post(t, user.key)).status).toBe(200);
+    for (let i = 0; i < 5; i++) expect((await postChat(t, user.key)).status).toBe(200);
     const after = billing.batchStatements();
     expect(after.reserve).toBe(before.reserve);
     expect(after.leaseSettle - before.leaseSettle).toBeGreaterThanOrEqual(1);
@@ -125,18 +108,18 @@ describe('credit leases', () => {
 
   it('concurrent requests of one user: exactly those the credit covers are answered, no other reaches a host', async () => {
     // Slow answers: all six are admitted or refused while the first ones still run.
-    const slow = await startFakeOpenAI({ models: ['llama3.1'], tokens: 4, tokenDelayMs: 150 });
+    const slow = await startFakeOpenAI({ models: ['llama3.1'], tokens: 4, tokenDelayMs: 500 });
     const app = await startTestApp({ HOST_CHECK_INTERVAL_MS: '60000', HOSTS: `openai=${slow.url}` });
     try {
       await app.app.get(HostsService).checkAll();
       // Warm connections to the host, so a request sent by mistake would reach it at once.
       const rich = await fundedUser(app, 10_000_000n);
-      await Promise.all(Array.from({ length: 6 }, () => post(app, rich.key)));
+      await Promise.all(Array.from({ length: 6 }, () => postChat(app, rich.key)));
       const user = await fundedUser(app, 3n * HOLD + 99n);
       // Both hosts are registered (the database is shared with the suite's app).
       const sent = () => slow.requests.length + host.requests.length;
       const asked = sent();
-      const answers = await Promise.all(Array.from({ length: 6 }, () => post(app, user.key)));
+      const answers = await Promise.all(Array.from({ length: 6 }, () => postChat(app, user.key)));
       expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 402, 402, 402]);
       const refused = answers.find((a) => a.status === 402)!;
       expect(refused.body).toMatchObject({ error: { code: 'insufficient_credits' } });
@@ -233,7 +216,7 @@ describe('credit leases', () => {
     const other = await startTestApp({ BILLING_LEASE_IDLE_MS: '50' });
     let closed = false;
     try {
-      const user = await fundedUser(t, 60_000n);
+      const user = await fundedUser(t, 200_000n);
       const apps = [billing, other.app.get(BillingService)];
       let toppedUp = 0n;
       const work = Array.from({ length: 120 }, async (_, i) => {
@@ -252,7 +235,7 @@ describe('credit leases', () => {
       expect(outcomes).toContain('insufficient_credits');
       await other.close();
       closed = true;
-      await expectBooksBalanced(t.dataSource, user.userId, 60_000n + toppedUp);
+      await expectBooksBalanced(t.dataSource, user.userId, 200_000n + toppedUp);
       await expectNoLease(t.dataSource, user.userId);
     } finally {
       if (!closed) await other.close();
@@ -265,7 +248,7 @@ describe('credit leases', () => {
     try {
       await app.app.get(HostsService).checkAll();
       const user = await fundedUser(app, 1_000_000n);
-      expect((await post(app, user.key)).status).toBe(200);
+      expect((await postChat(app, user.key)).status).toBe(200);
       expect((await leaseState(app.dataSource, user.userId)).leases).toBe(1);
       await app.close();
       closed = true;

@@ -59,3 +59,27 @@ export async function eventually(check: () => Promise<boolean>, ms = 10000): Pro
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** A `/v1/chat/completions` body: llama3.1, one user message 'hello', max_tokens 8, plus `extra`. */
+export function chatBody(extra: object = {}): string {
+  return JSON.stringify({
+    model: 'llama3.1',
+    messages: [{ role: 'user', content: 'hello' }],
+    max_tokens: 8,
+    ...extra,
+  });
+}
+
+/** POST /v1/chat/completions with a bearer key; the JSON answer and its status. */
+export async function postChat(
+  t: TestApp,
+  key: string,
+  body = chatBody(),
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(`${t.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}` },
+    body,
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
