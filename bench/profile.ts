@@ -21,6 +21,8 @@ export interface ProfileResult {
   loaded: ProfilePhase;
   /** Scenario 3's pattern (one connection): the main thread is never kept off the CPU by the others. */
   sequential: ProfilePhase;
+  /** Scenario 2's load (32 streaming connections). */
+  streams: ProfilePhase;
   summary: string;
 }
 
@@ -34,15 +36,16 @@ async function phase(load: () => Promise<number>): Promise<{ window: ProfileWind
 }
 
 /**
- * The platform under `node --cpu-prof` (the profile is written at exit): scenario 1's load, then
- * scenario 3's one connection; each phase summarised from its own window of the same profile.
+ * The platform under `node --cpu-prof` (the profile is written at exit): scenario 1's load,
+ * scenario 3's one connection, then scenario 2's streams; each phase summarised from its own window
+ * of the same profile.
  */
 export async function profilePlatform(
   options: BenchOptions,
   log: (l: string) => void,
 ): Promise<ProfileResult> {
   const dir = mkdtempSync(join(tmpdir(), 'le-bench-prof-'));
-  log(`profiling the platform under scenarios 1 and 3 (profile in ${dir})`);
+  log(`profiling the platform under scenarios 1, 3 and 2 (profile in ${dir})`);
   const host = await startFakeHost('host-profile', CHUNKS, 0);
   try {
     const platform = await startPlatform({
@@ -54,6 +57,7 @@ export async function profilePlatform(
     });
     let loaded: Awaited<ReturnType<typeof phase>>;
     let sequential: Awaited<ReturnType<typeof phase>>;
+    let streams: Awaited<ReturnType<typeof phase>>;
     try {
       const target: Target = chatTarget(platformPeer(platform), false, CHUNKS);
       await cannon(target, 64, options.warmupSeconds);
@@ -64,6 +68,12 @@ export async function profilePlatform(
       sequential = await phase(async () => {
         const timing = await timeSequential(target, options.measureSeconds * 1000, 1_000_000);
         return timing.totalMs.length + timing.failed;
+      });
+      const streamTarget: Target = chatTarget(platformPeer(platform), true, CHUNKS);
+      await cannon(streamTarget, 32, options.warmupSeconds);
+      streams = await phase(async () => {
+        const result = await cannon(streamTarget, 32, options.measureSeconds);
+        return result.ok + result.failed;
       });
     } finally {
       await stopPlatform(platform);
@@ -76,7 +86,12 @@ export async function profilePlatform(
       requests: p.requests,
       rps: p.requests / options.measureSeconds,
     });
-    const result = { file, loaded: summarise(loaded), sequential: summarise(sequential) };
+    const result = {
+      file,
+      loaded: summarise(loaded),
+      sequential: summarise(sequential),
+      streams: summarise(streams),
+    };
     const summary = [
       `Scenario 1's load, 64 connections (${Math.round(result.loaded.rps)} req/s while profiled):`,
       '',
@@ -85,6 +100,10 @@ export async function profilePlatform(
       `Scenario 3's pattern, one connection (${Math.round(result.sequential.rps)} req/s while profiled):`,
       '',
       renderProfile(result.sequential, result.sequential.requests),
+      '',
+      `Scenario 2's load, 32 streaming connections (${Math.round(result.streams.rps)} streams/s while profiled):`,
+      '',
+      renderProfile(result.streams, result.streams.requests),
     ].join('\n');
     return { ...result, summary };
   } finally {

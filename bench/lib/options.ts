@@ -19,7 +19,7 @@ export interface BenchOptions {
   queueWaitSeconds: number;
   /** Scenario ids to run (default all). */
   only: Set<string> | null;
-  /** Also run the platform under --cpu-prof for scenario 1 and summarise the profile. */
+  /** Also run the platform under --cpu-prof for scenarios 1, 3 and 2 and summarise the profile. */
   profile: boolean;
   updateReadme: boolean;
   /** What-if runs: extra platform environment (`--platform-env NAME=value`, repeatable). */

@@ -5,7 +5,7 @@ import { readSseJson, SSE_DONE } from '../../src/providers/http/sse';
 import { OLLAMA_OPTIONS } from '../../src/providers/ollama/ollama.params';
 import { readOllamaError } from '../../src/providers/ollama/ollama.provider';
 import { OPENAI_PARAMS } from '../../src/providers/openai/openai.params';
-import { readOpenAIError } from '../../src/providers/openai/openai.provider';
+import { contentChunk, readOpenAIError } from '../../src/providers/openai/openai.provider';
 import { mapParams } from '../../src/providers/param-table';
 import { toUpstreamError, UpstreamError } from '../../src/providers/upstream-error';
 
@@ -70,6 +70,74 @@ describe('stream framing', () => {
     await expect(collect(readNdjson(Readable.from(['{oops}\n'])))).rejects.toMatchObject({
       kind: 'protocol',
     });
+  });
+});
+
+describe('OpenAI content chunks read without JSON.parse', () => {
+  const head =
+    '{"id":"chatcmpl-1a2b","object":"chat.completion.chunk","created":1732230000,"model":"llama3.1",';
+  const fp = '"system_fingerprint":"fp_44709d6fcb",';
+  const body = (content: string) => `"choices":[{"index":0,"delta":{"content":${JSON.stringify(content)}},`;
+  /** What the provider reads of an event: text, finish reason, usage, error. */
+  const reading = (e: unknown) => {
+    const c = e as {
+      choices?: { delta?: { content?: string }; finish_reason?: string | null }[];
+      usage?: unknown;
+      error?: unknown;
+    };
+    const choice = c.choices?.[0];
+    return {
+      text: choice?.delta?.content,
+      finish: choice?.finish_reason ?? null,
+      usage: c.usage ?? null,
+      error: c.error,
+    };
+  };
+  const fastOnes = [
+    head + fp + body('tok1 ') + '"logprobs":null,"finish_reason":null}],"usage":null}',
+    head + fp + body('Hello') + '"logprobs":null,"finish_reason":null}]}',
+    head + body(' ünï 😀 ') + '"finish_reason":null}]}',
+    head + '"system_fingerprint":null,' + body('') + '"logprobs":null,"finish_reason":null}]}',
+  ];
+  const slowOnes = [
+    head + fp + body('line\nbreak') + '"logprobs":null,"finish_reason":null}]}', // escape
+    head + fp + body('say "hi"') + '"logprobs":null,"finish_reason":null}]}', // escaped quote
+    head +
+      fp +
+      '"choices":[{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}',
+    head + fp + body('x') + '"logprobs":null,"finish_reason":"stop"}]}',
+    head +
+      fp +
+      body('x') +
+      '"logprobs":null,"finish_reason":null}],"usage":{"prompt_tokens":1,"completion_tokens":1}}',
+    head + '"usage":{"prompt_tokens":3},' + body('x') + '"finish_reason":null}]}',
+    '{"object":"chat.completion.chunk",' + body('x') + '"finish_reason":null}]}',
+    head + fp + body('x') + '"logprobs":null,"finish_reason":null}]} ',
+    '{"id":"a","object":"chat.completion.chunk","created":01,"model":"m",' +
+      body('x') +
+      '"finish_reason":null}]}',
+    head + fp + '"choices":[{"index":0,"delta":{"content":"tab\there"},"finish_reason":null}]}',
+  ];
+
+  it('reads plain text chunks exactly as JSON.parse would', () => {
+    for (const data of fastOnes) {
+      const fast = contentChunk(data);
+      expect(fast).toBeDefined();
+      expect(reading(fast)).toEqual(reading(JSON.parse(data)));
+    }
+  });
+
+  it('leaves every other event (escapes, role, finish, usage, other shapes, invalid JSON) to JSON.parse', () => {
+    for (const data of slowOnes) expect(contentChunk(data)).toBeUndefined();
+    // A raw control character is invalid JSON: not read here either, so the parse reports it.
+    const raw =
+      head +
+      fp +
+      '"choices":[{"index":0,"delta":{"content":"a\u0001b"},"finish_reason":null}]}'.replace(
+        '\\u0001',
+        '\u0001',
+      );
+    expect(contentChunk(raw)).toBeUndefined();
   });
 });
 

@@ -129,7 +129,7 @@ export class OpenAIProvider implements ProviderAdapter {
     let finishReason: FinishReason | undefined;
     let usage: CompletionChunk['usage'];
     try {
-      read: for await (const events of readSseJson<OpenAIStreamChunk>(res.body)) {
+      read: for await (const events of readSseJson<OpenAIStreamChunk>(res.body, contentChunk)) {
         const batch: CompletionChunk[] = [];
         for (const event of events) {
           if (event === SSE_DONE) {
@@ -229,4 +229,34 @@ export function readOpenAIError(text: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The part of a plain content chunk before its text, as OpenAI and vLLM write it. */
+const CONTENT_START = '"choices":[{"index":0,"delta":{"content":"';
+const CHUNK_HEAD =
+  /^\{"id":"[^"\\\u0000-\u001f]*","object":"chat\.completion\.chunk","created":(?:0|[1-9]\d*),"model":"[^"\\\u0000-\u001f]*",(?:"system_fingerprint":(?:null|"[^"\\\u0000-\u001f]*"),)?$/;
+/** What JSON.parse would have to unescape or would refuse inside a string. */
+const NOT_PLAIN = /[\\\u0000-\u001f]/;
+const CHUNK_TAILS = new Set(
+  ['"},"logprobs":null,"finish_reason":null}]', '"},"finish_reason":null}]'].flatMap((t) => [
+    `${t}}`,
+    `${t},"usage":null}`,
+  ]),
+);
+
+/**
+ * A streamed chat chunk that only carries text (nearly all of a stream), read without JSON.parse:
+ * exactly the fields above in this order, text without escapes. Anything else (another shape,
+ * a role, a finish reason, usage, an escaped character) returns undefined and is parsed whole.
+ */
+export function contentChunk(data: string): OpenAIStreamChunk | undefined {
+  const at = data.indexOf(CONTENT_START);
+  if (at < 0) return undefined;
+  const start = at + CONTENT_START.length;
+  const end = data.indexOf('"', start);
+  if (end < 0) return undefined;
+  const content = data.slice(start, end);
+  if (NOT_PLAIN.test(content) || !CHUNK_TAILS.has(data.slice(end)) || !CHUNK_HEAD.test(data.slice(0, at)))
+    return undefined;
+  return { choices: [{ index: 0, delta: { content }, finish_reason: null }] };
 }
