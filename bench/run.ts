@@ -174,6 +174,9 @@ async function main(): Promise<void> {
       platform_env: options.platformEnv,
       pg_settings: options.pgSettings,
       ...(process.env.BENCH_PLATFORM_MAIN ? { platform_main: process.env.BENCH_PLATFORM_MAIN } : {}),
+      ...(process.env.BENCH_PLATFORM_NODE_FLAGS !== undefined
+        ? { platform_node_flags: process.env.BENCH_PLATFORM_NODE_FLAGS }
+        : {}),
     },
     scenarios: [],
   };

@@ -72,7 +72,8 @@ export function readOptions(argv: string[]): BenchOptions {
     updateReadme:
       values['no-readme'] !== true &&
       Object.keys({ ...platformEnv, ...pgSettings }).length === 0 &&
-      process.env.BENCH_PLATFORM_MAIN === undefined,
+      process.env.BENCH_PLATFORM_MAIN === undefined &&
+      process.env.BENCH_PLATFORM_NODE_FLAGS === undefined,
     platformEnv,
     pgSettings,
   };

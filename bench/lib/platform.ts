@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { Client as PgClient } from 'pg';
 import { request } from 'undici';
@@ -12,6 +13,21 @@ const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const HOST_MAX_CONCURRENCY = 10_000;
 /** What-if runs of a changed build: BENCH_PLATFORM_MAIN names another main.js (cwd stays the repo). */
 const PLATFORM_MAIN = process.env.BENCH_PLATFORM_MAIN ?? 'dist/src/main.js';
+/**
+ * The node flags `npm start` runs the platform with (package.json), so the bench measures the same
+ * process; what-if runs set others with BENCH_PLATFORM_NODE_FLAGS (space-separated, may be empty).
+ */
+const PLATFORM_NODE_FLAGS =
+  process.env.BENCH_PLATFORM_NODE_FLAGS === undefined
+    ? startFlags()
+    : process.env.BENCH_PLATFORM_NODE_FLAGS.split(/\s+/).filter((w) => w !== '');
+
+function startFlags(): string[] {
+  const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } };
+  const words = pkg.scripts.start.split(/\s+/);
+  if (words[0] !== 'node') throw new Error(`package.json start does not run node: ${pkg.scripts.start}`);
+  return words.slice(1).filter((w) => w.startsWith('--'));
+}
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 /** Databases and Redis prefixes made by this run, removed by `cleanupPlatformState`. */
@@ -153,7 +169,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     AUTH_CACHE_TTL_MS: '5000',
     ...options.env,
   };
-  const api = startNode(options.name, [...(options.nodeFlags ?? []), PLATFORM_MAIN], {
+  const api = startNode(options.name, [...PLATFORM_NODE_FLAGS, ...(options.nodeFlags ?? []), PLATFORM_MAIN], {
     ...env,
     PORT: String(port),
     APP_ROLE: 'api',
@@ -211,7 +227,7 @@ async function waitForHealthyHost(platform: Platform): Promise<void> {
 /** A queue worker process (APP_ROLE=worker) of the same deployment. */
 export async function startWorker(platform: Platform, concurrency: number): Promise<Child> {
   const port = await freePort();
-  const worker = startNode(`${platform.api.name}-worker`, [PLATFORM_MAIN], {
+  const worker = startNode(`${platform.api.name}-worker`, [...PLATFORM_NODE_FLAGS, PLATFORM_MAIN], {
     ...platform.env,
     PORT: String(port),
     APP_ROLE: 'worker',

@@ -50,6 +50,7 @@ export interface BenchReport {
     platform_env: Record<string, string>;
     pg_settings: Record<string, string>;
     platform_main?: string;
+    platform_node_flags?: string;
   };
   scenarios: ScenarioResult[];
   /** With --profile: the platform's CPU profile under scenario 1. */
@@ -130,6 +131,9 @@ export function renderMachine(report: BenchReport): string {
     ...report.what_if.platform_env,
     ...report.what_if.pg_settings,
     ...(report.what_if.platform_main ? { BENCH_PLATFORM_MAIN: report.what_if.platform_main } : {}),
+    ...(report.what_if.platform_node_flags !== undefined
+      ? { BENCH_PLATFORM_NODE_FLAGS: `'${report.what_if.platform_node_flags}'` }
+      : {}),
   });
   const whatIf = changed.length > 0 ? ` What-if: ${changed.map(([k, v]) => `${k}=${v}`).join(', ')}.` : '';
   return (

@@ -1,7 +1,6 @@
-import { Readable } from 'node:stream';
 import type { CompletionRequest } from '../../src/completions/completion.types';
-import { readNdjson } from '../../src/providers/http/ndjson';
-import { readSseJson, SSE_DONE } from '../../src/providers/http/sse';
+import { NdjsonParser } from '../../src/providers/http/ndjson';
+import { SSE_DONE, SseJsonParser } from '../../src/providers/http/sse';
 import { OLLAMA_OPTIONS } from '../../src/providers/ollama/ollama.params';
 import { readOllamaError } from '../../src/providers/ollama/ollama.provider';
 import { OPENAI_PARAMS } from '../../src/providers/openai/openai.params';
@@ -18,10 +17,12 @@ const request = (over: Partial<CompletionRequest> = {}): CompletionRequest => ({
   ...over,
 });
 
-async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const item of iterable) out.push(item);
-  return out;
+/** Feeds the parts to a stream parser as a provider does; what each part (and the end) gave. */
+function feed<T>(
+  parser: { push(part: Buffer | string): T[]; end(): T[] },
+  parts: (Buffer | string)[],
+): T[][] {
+  return [...parts.map((part) => parser.push(part)), parser.end()];
 }
 
 describe('parameter tables', () => {
@@ -49,27 +50,35 @@ describe('parameter tables', () => {
 });
 
 describe('stream framing', () => {
-  it('reads NDJSON lines split across chunks, including multi-byte characters', async () => {
+  it('reads NDJSON lines split across chunks, including multi-byte characters and a last line without newline', () => {
     const bytes = Buffer.from('{"a":"é"}\n\n{"a":2}\r\n{"a":3}');
     const parts = [bytes.subarray(0, 7), bytes.subarray(7, 12), bytes.subarray(12)];
-    expect((await collect(readNdjson(Readable.from(parts)))).flat()).toEqual([
-      { a: 'é' },
-      { a: 2 },
-      { a: 3 },
+    expect(feed(new NdjsonParser(), parts)).toEqual([[], [{ a: 'é' }], [{ a: 2 }], [{ a: 3 }]]);
+  });
+
+  it('reads SSE data events, skips comments and recognizes [DONE]', () => {
+    const text = ': keep-alive\n\ndata: {"n":1}\n\ndata:{"n":2}\r\n\r\nevent: x\ndata: [DONE]\n\n';
+    // The first part completes no event, the second all three.
+    expect(feed(new SseJsonParser(), [text.slice(0, 20), text.slice(20)])).toEqual([
+      [],
+      [{ n: 1 }, { n: 2 }, SSE_DONE],
+      [],
     ]);
   });
 
-  it('reads SSE data events, skips comments and recognizes [DONE]', async () => {
-    const text = ': keep-alive\n\ndata: {"n":1}\n\ndata:{"n":2}\r\n\r\nevent: x\ndata: [DONE]\n\n';
-    const batches = await collect(readSseJson(Readable.from([text.slice(0, 20), text.slice(20)])));
-    // One array per read: the first read completes no event, the second all three.
-    expect(batches).toEqual([[{ n: 1 }, { n: 2 }, SSE_DONE]]);
+  it('an SSE event the body ended without its blank line is still read', () => {
+    expect(feed(new SseJsonParser(), ['data: {"n":1}\n\ndata: {"n"', ':2}'])).toEqual([
+      [{ n: 1 }],
+      [],
+      [{ n: 2 }],
+    ]);
   });
 
-  it('a malformed line is a protocol error', async () => {
-    await expect(collect(readNdjson(Readable.from(['{oops}\n'])))).rejects.toMatchObject({
-      kind: 'protocol',
-    });
+  it('a malformed line is a protocol error', () => {
+    expect(() => new NdjsonParser().push('{oops}\n')).toThrow(expect.objectContaining({ kind: 'protocol' }));
+    expect(() => new SseJsonParser().push('data: {oops}\n\n')).toThrow(
+      expect.objectContaining({ kind: 'protocol' }),
+    );
   });
 });
 

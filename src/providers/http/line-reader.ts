@@ -1,21 +1,30 @@
 /**
- * Splits a byte stream into lines (LF or CRLF), decoding UTF-8 across chunk borders. Yields the
- * complete lines of each read as one array: a host that sends twenty tokens in one packet costs
- * one async step here, not twenty (each step of an async generator is a few promise hops).
+ * Splits a byte stream into lines (LF or CRLF), decoding UTF-8 across part borders. Fed part by
+ * part by the reader of the body, it returns the lines each part completed, all at once: a host
+ * that sends twenty tokens in one packet costs one step of the reading loop, not twenty, and no
+ * async generator of its own stands between the socket and the parser.
  */
-export async function* readLineBatches(body: AsyncIterable<Buffer | string>): AsyncGenerator<string[]> {
-  const decoder = new TextDecoder('utf-8');
-  let pending = '';
-  for await (const part of body) {
-    pending += typeof part === 'string' ? part : decoder.decode(part, { stream: true });
-    if (pending.indexOf('\n') < 0) continue;
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
+export class LineSplitter {
+  private readonly decoder = new TextDecoder('utf-8');
+  private pending = '';
+
+  /** The lines this part completed (none: an empty array). */
+  push(part: Buffer | string): string[] {
+    this.pending += typeof part === 'string' ? part : this.decoder.decode(part, { stream: true });
+    if (this.pending.indexOf('\n') < 0) return [];
+    const lines = this.pending.split('\n');
+    this.pending = lines.pop() ?? '';
     for (let i = 0; i < lines.length; i++) lines[i] = stripCr(lines[i]!);
-    yield lines;
+    return lines;
   }
-  pending += decoder.decode();
-  if (pending.length > 0) yield [stripCr(pending)];
+
+  /** At the end of the body: the last line if it had no newline. */
+  end(): string[] {
+    this.pending += this.decoder.decode();
+    const last = this.pending;
+    this.pending = '';
+    return last.length > 0 ? [stripCr(last)] : [];
+  }
 }
 
 function stripCr(line: string): string {

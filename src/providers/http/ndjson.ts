@@ -1,13 +1,25 @@
 import { UpstreamError } from '../upstream-error';
-import { readLineBatches } from './line-reader';
+import { LineSplitter } from './line-reader';
 
-/** Parses an NDJSON stream (Ollama): one JSON object per non-empty line; one array per read. */
-export async function* readNdjson<T>(body: AsyncIterable<Buffer | string>): AsyncGenerator<T[]> {
-  for await (const lines of readLineBatches(body)) {
-    const objects: T[] = [];
-    for (const line of lines) if (line.trim() !== '') objects.push(parseJson<T>(line));
-    if (objects.length > 0) yield objects;
+/** NDJSON (Ollama) fed part by part: one JSON object per non-empty line. */
+export class NdjsonParser<T> {
+  private readonly lines = new LineSplitter();
+
+  /** The objects whose lines this part completed. */
+  push(part: Buffer | string): T[] {
+    return parseLines(this.lines.push(part));
   }
+
+  /** At the end of the body: the last line if it had no newline. */
+  end(): T[] {
+    return parseLines(this.lines.end());
+  }
+}
+
+function parseLines<T>(lines: string[]): T[] {
+  const objects: T[] = [];
+  for (const line of lines) if (line.trim() !== '') objects.push(parseJson<T>(line));
+  return objects;
 }
 
 function parseJson<T>(line: string): T {

@@ -1,5 +1,5 @@
 import { UpstreamError } from '../upstream-error';
-import { readLineBatches } from './line-reader';
+import { LineSplitter } from './line-reader';
 
 /** The SSE terminator OpenAI-compatible servers send after the last chunk. */
 export const SSE_DONE = Symbol('sse-done');
@@ -11,41 +11,50 @@ export const SSE_DONE = Symbol('sse-done');
 export type SseFastParse<T> = (data: string) => T | undefined;
 
 /**
- * Parses an SSE stream of JSON events (OpenAI-compatible): `data:` lines joined per event,
- * `data: [DONE]` gives SSE_DONE; comments (`:`) and other fields are skipped. The events
- * completed by each read come as one array. `fast` may read common events first.
+ * An SSE stream of JSON events (OpenAI-compatible) fed part by part: `data:` lines joined per
+ * event, `data: [DONE]` gives SSE_DONE; comments (`:`) and other fields are skipped. `fast` may
+ * read common events first.
  */
-export async function* readSseJson<T>(
-  body: AsyncIterable<Buffer | string>,
-  fast?: SseFastParse<T>,
-): AsyncGenerator<(T | typeof SSE_DONE)[]> {
-  let data: string[] = [];
-  for await (const lines of readLineBatches(body)) {
-    const events: (T | typeof SSE_DONE)[] = [];
-    for (const line of lines) {
-      if (line === '') {
-        if (data.length > 0) {
-          const text = data.length === 1 ? data[0]! : data.join('\n');
-          events.push(fast?.(text) ?? parseEvent<T>(text));
-        }
-        data = [];
-      } else if (line.startsWith('data:')) {
-        data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
-      }
-    }
-    if (events.length > 0) yield events;
-  }
-  if (data.length > 0) {
-    const text = data.join('\n');
-    yield [fast?.(text) ?? parseEvent<T>(text)];
-  }
-}
+export class SseJsonParser<T> {
+  private readonly lines = new LineSplitter();
+  private data: string[] = [];
 
-function parseEvent<T>(data: string): T | typeof SSE_DONE {
-  if (data.trim() === '[DONE]') return SSE_DONE;
-  try {
-    return JSON.parse(data) as T;
-  } catch {
-    throw new UpstreamError('protocol', `Invalid SSE data: ${data.slice(0, 100)}`);
+  constructor(private readonly fast?: SseFastParse<T>) {}
+
+  /** The events this part completed. */
+  push(part: Buffer | string): (T | typeof SSE_DONE)[] {
+    const events: (T | typeof SSE_DONE)[] = [];
+    for (const line of this.lines.push(part)) this.take(line, events);
+    return events;
+  }
+
+  /** At the end of the body: the events its last line or a missing blank line left open. */
+  end(): (T | typeof SSE_DONE)[] {
+    const events: (T | typeof SSE_DONE)[] = [];
+    for (const line of this.lines.end()) this.take(line, events);
+    if (this.data.length > 0) events.push(this.parse(this.data.join('\n')));
+    this.data = [];
+    return events;
+  }
+
+  private take(line: string, events: (T | typeof SSE_DONE)[]): void {
+    if (line === '') {
+      if (this.data.length > 0)
+        events.push(this.parse(this.data.length === 1 ? this.data[0]! : this.data.join('\n')));
+      this.data = [];
+    } else if (line.startsWith('data:')) {
+      this.data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
+    }
+  }
+
+  private parse(data: string): T | typeof SSE_DONE {
+    const fast = this.fast?.(data);
+    if (fast !== undefined) return fast;
+    if (data.trim() === '[DONE]') return SSE_DONE;
+    try {
+      return JSON.parse(data) as T;
+    } catch {
+      throw new UpstreamError('protocol', `Invalid SSE data: ${data.slice(0, 100)}`);
+    }
   }
 }

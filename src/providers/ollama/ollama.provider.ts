@@ -8,7 +8,7 @@ import type {
   FinishReason,
 } from '../../completions/completion.types';
 import type { UpstreamHttp } from '../http/upstream-http';
-import { readNdjson } from '../http/ndjson';
+import { NdjsonParser } from '../http/ndjson';
 import { mapParams } from '../param-table';
 import type { DiscoveredModel, ProviderAdapter, ProviderHost } from '../provider.types';
 import { toUpstreamError, UpstreamError } from '../upstream-error';
@@ -95,9 +95,14 @@ export class OllamaProvider implements ProviderAdapter {
   ): AsyncGenerator<ChunkBatch> {
     const res = await this.http.send(host, 'POST', path, body, signal, readOllamaError);
     try {
-      for await (const lines of readNdjson<L>(res.body)) {
+      // The body read directly, parsed in step (as the OpenAI provider's streams).
+      const ndjson = new NdjsonParser<L>();
+      const parts = res.body[Symbol.asyncIterator]();
+      for (let ended = false; !ended;) {
+        const next = await parts.next();
+        ended = next.done === true;
         const batch: CompletionChunk[] = [];
-        for (const line of lines) {
+        for (const line of ended ? ndjson.end() : ndjson.push(next.value as Buffer | string)) {
           if (line.error) throw new UpstreamError('protocol', `Host error: ${line.error}`);
           const text = textOf(line);
           if (text) batch.push({ text });

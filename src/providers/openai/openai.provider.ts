@@ -8,7 +8,7 @@ import type {
   FinishReason,
 } from '../../completions/completion.types';
 import type { UpstreamHttp } from '../http/upstream-http';
-import { readSseJson, SSE_DONE } from '../http/sse';
+import { SSE_DONE, SseJsonParser } from '../http/sse';
 import { mapParams } from '../param-table';
 import type { DiscoveredModel, ProviderAdapter, ProviderHost } from '../provider.types';
 import { estimateTokens } from '../token-estimate';
@@ -129,12 +129,17 @@ export class OpenAIProvider implements ProviderAdapter {
     let finishReason: FinishReason | undefined;
     let usage: CompletionChunk['usage'];
     try {
-      read: for await (const events of readSseJson<OpenAIStreamChunk>(res.body, contentChunk)) {
+      // The body read directly, parsed in step (no async generator per layer: one per token costs).
+      const sse = new SseJsonParser<OpenAIStreamChunk>(contentChunk);
+      const parts = res.body[Symbol.asyncIterator]();
+      for (let ended = false; !ended;) {
+        const next = await parts.next();
+        ended = next.done === true;
         const batch: CompletionChunk[] = [];
-        for (const event of events) {
+        for (const event of ended ? sse.end() : sse.push(next.value as Buffer | string)) {
           if (event === SSE_DONE) {
-            if (batch.length > 0) yield batch;
-            break read;
+            ended = true;
+            break;
           }
           if (event.error)
             throw new UpstreamError('protocol', `Host error: ${event.error.message ?? 'unknown'}`);
