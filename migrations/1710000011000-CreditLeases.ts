@@ -133,13 +133,14 @@ export class CreditLeases1710000011000 implements MigrationInterface {
     // Opens or grows lease p_lease of p_user by at least p_min and at most p_want credits, never
     // more than p_min plus half of what is free beyond it (another process of the same user still
     // finds credit). p_taken: the caller took this lease before; if it is gone (swept), it is
-    // reported lost and nothing changes. Returns the lease's amount after
-    // (NULL: refused, nothing changed) and whether it was lost.
+    // reported lost and nothing changes. Returns what was granted (NULL: refused, nothing changed)
+    // and whether the lease was lost. A grant, not the lease's new total: the caller counts in
+    // deltas, which commute with settles of the same lease committing in any order.
     await q.query(`
       CREATE FUNCTION billing_lease_take(
         p_lease uuid, p_user uuid, p_min bigint, p_want bigint, p_taken boolean, p_hold_ms double precision,
         p_sync boolean
-      ) RETURNS TABLE (amount bigint, lost boolean)
+      ) RETURNS TABLE (granted bigint, lost boolean)
       LANGUAGE plpgsql AS $$
       DECLARE
         v_free bigint;
@@ -161,9 +162,8 @@ export class CreditLeases1710000011000 implements MigrationInterface {
         UPDATE accounts a SET leased = a.leased + v_grant, updated_at = now() WHERE a.user_id = p_user;
         INSERT INTO credit_leases AS c (id, user_id, amount, expires_at)
         VALUES (p_lease, p_user, v_grant, now() + p_hold_ms * interval '1 millisecond')
-        ON CONFLICT (id) DO UPDATE SET amount = c.amount + EXCLUDED.amount, expires_at = EXCLUDED.expires_at
-        RETURNING c.amount INTO v_amount;
-        RETURN QUERY SELECT v_amount, false;
+        ON CONFLICT (id) DO UPDATE SET amount = c.amount + EXCLUDED.amount, expires_at = EXCLUDED.expires_at;
+        RETURN QUERY SELECT v_grant, false;
       END
       $$`);
 

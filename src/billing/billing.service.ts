@@ -312,8 +312,6 @@ export class BillingService implements BeforeApplicationShutdown {
   }
 
   async sweepExpiredReservations(): Promise<number> {
-    // Leases of crashed processes too (whatever this process's own setting: others may lease).
-    await this.sweepLeases();
     let refunded = 0;
     for (;;) {
       const rows: { request_id: string }[] = await this.db.query(EXPIRED_RESERVATIONS_SQL, [SWEEP_BATCH]);

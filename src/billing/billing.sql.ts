@@ -107,11 +107,11 @@ export const TOP_UP_SQL = `
 
 /**
  * Credit leases (migration 1710000011000, src/billing/credit-leases.ts). Take: $1 lease, $2 user,
- * $3 at least, $4 at most, $5 taken before, $6 hold ms, $7 wait for the flush. amount NULL =
+ * $3 at least, $4 at most, $5 taken before, $6 hold ms, $7 wait for the flush. granted NULL =
  * refused; lost = a lease taken before is gone.
  */
 export const LEASE_TAKE_SQL = `
-  SELECT amount::text AS amount, lost FROM billing_lease_take(
+  SELECT granted::text AS granted, lost FROM billing_lease_take(
     $1::uuid, $2::uuid, $3::bigint, $4::bigint, $5::boolean, $6::double precision, $7::boolean)`;
 
 /** $1 lease, $2 credits to give back (NULL: all, the lease ends), $3 wait for the flush. */

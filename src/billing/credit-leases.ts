@@ -229,17 +229,17 @@ export class CreditLeases {
       lease.taken,
       this.options.holdMs,
       this.options.synchronousCommit,
-    ])) as { amount: string | null; lost: boolean }[];
+    ])) as { granted: string | null; lost: boolean }[];
     const row = rows[0];
     if (row?.lost) {
       // Swept while this process still used it: start a new one (this request retries).
       this.lost(lease);
       return true;
     }
-    if (!row || row.amount === null) return false;
-    // The database's figure: it may be more than this process counted (a give-back that failed, a
-    // charge counted twice when a settle and this take crossed), never less.
-    lease.amount = BigInt(row.amount);
+    if (!row || row.granted === null) return false;
+    // Counted as a delta, like settles (−charged) and give-backs: a settle of this lease that
+    // commits after this take but answers before it must not be undone by a total read here.
+    lease.amount += BigInt(row.granted);
     lease.taken = true;
     this.renewLater();
     return true;

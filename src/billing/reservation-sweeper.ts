@@ -3,8 +3,10 @@ import { AppConfig } from '../config/app-config';
 import { BillingService } from './billing.service';
 
 /**
- * Every RESERVATION_SWEEP_INTERVAL_MS, refunds reservations a crashed process left open. Runs in
- * every process; concurrent sweeps are safe (see BillingService.sweepExpiredReservations).
+ * Every RESERVATION_SWEEP_INTERVAL_MS, refunds reservations and ends credit leases a crashed
+ * process left behind (leases whatever this process's own BILLING_CREDIT_LEASES: other processes
+ * may lease). Runs in every process; concurrent sweeps are safe (see
+ * BillingService.sweepExpiredReservations and sweepLeases).
  */
 @Injectable()
 export class ReservationSweeper implements OnApplicationBootstrap, OnModuleDestroy {
@@ -29,13 +31,17 @@ export class ReservationSweeper implements OnApplicationBootstrap, OnModuleDestr
     await this.running;
   }
 
+  private async sweep(): Promise<void> {
+    const leases = await this.billing.sweepLeases();
+    if (leases > 0) this.logger.warn(`Ended ${leases} credit lease(s) not renewed within the timeout`);
+    const refunded = await this.billing.sweepExpiredReservations();
+    if (refunded > 0)
+      this.logger.warn(`Refunded ${refunded} reservation(s) left open longer than the timeout`);
+  }
+
   private tick(): void {
     if (this.running) return;
-    this.running = this.billing
-      .sweepExpiredReservations()
-      .then((n) => {
-        if (n > 0) this.logger.warn(`Refunded ${n} reservation(s) left open longer than the timeout`);
-      })
+    this.running = this.sweep()
       .catch((err: Error) => this.logger.error(`Reservation sweep failed: ${err.message}`))
       .finally(() => {
         this.running = undefined;

@@ -4,7 +4,7 @@ import { BillingService } from '../../src/billing/billing.service';
 import { HostsService } from '../../src/hosts/hosts.service';
 import { FakeHost, startFakeOpenAI } from '../fakes';
 import { codeOf, cycle, expectBooksBalanced, usageRecord } from '../support/billing-books';
-import { addHost, eventually, fundedUser, postChat } from '../support/platform';
+import { addHost, chatBody, eventually, fundedUser, postChat } from '../support/platform';
 import { startTestApp, TestApp } from '../support/test-app';
 
 // llama3.1: 100 credits per input token, 200 per output token. 'hello' (5) + max_tokens 8 holds 2,100;
@@ -107,26 +107,39 @@ describe('credit leases', () => {
   });
 
   it('concurrent requests of one user: exactly those the credit covers are answered, no other reaches a host', async () => {
-    // Slow answers: all six are admitted or refused while the first ones still run.
-    const slow = await startFakeOpenAI({ models: ['llama3.1'], tokens: 4, tokenDelayMs: 500 });
+    // A model only this slow host serves (llama3: 150 credits per input token, 250 per output
+    // token; the hold is 5 × 150 + 8 × 250 = 2,750, the charge 150 + 4 × 250 = 1,150): no answer
+    // ends, and so no credit comes back, while the six are admitted or refused: streams, whose
+    // tokens the host sends a second apart.
+    const hold = 2_750n;
+    const charge = 1_150n;
+    const body = chatBody({ model: 'llama3', stream: true });
+    const slow = await startFakeOpenAI({ models: ['llama3'], tokens: 4, tokenDelayMs: 1000 });
     const app = await startTestApp({ HOST_CHECK_INTERVAL_MS: '60000', HOSTS: `openai=${slow.url}` });
+    const post = async (key: string) => {
+      const res = await fetch(`${app.url}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}` },
+        body,
+      });
+      return { status: res.status, text: await res.text() };
+    };
     try {
       await app.app.get(HostsService).checkAll();
       // Warm connections to the host, so a request sent by mistake would reach it at once.
       const rich = await fundedUser(app, 10_000_000n);
-      await Promise.all(Array.from({ length: 6 }, () => postChat(app, rich.key)));
-      const user = await fundedUser(app, 3n * HOLD + 99n);
-      // Both hosts are registered (the database is shared with the suite's app).
-      const sent = () => slow.requests.length + host.requests.length;
-      const asked = sent();
-      const answers = await Promise.all(Array.from({ length: 6 }, () => postChat(app, user.key)));
+      await Promise.all(Array.from({ length: 6 }, () => post(rich.key)));
+      const user = await fundedUser(app, 3n * hold + 99n);
+      const asked = slow.requests.length;
+      const answers = await Promise.all(Array.from({ length: 6 }, () => post(user.key)));
       expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 402, 402, 402]);
       const refused = answers.find((a) => a.status === 402)!;
-      expect(refused.body).toMatchObject({ error: { code: 'insufficient_credits' } });
+      expect(JSON.parse(refused.text)).toMatchObject({ error: { code: 'insufficient_credits' } });
+      expect(answers.find((a) => a.status === 200)!.text).toContain('data: [DONE]');
       await new Promise((r) => setTimeout(r, 200));
-      expect(sent() - asked).toBe(3);
-      await expectBooksBalanced(app.dataSource, user.userId, 3n * HOLD + 99n);
-      expect((await leaseState(app.dataSource, user.userId)).credits).toBe(3n * HOLD + 99n - 3n * CHARGE);
+      expect(slow.requests.length - asked).toBe(3);
+      await expectBooksBalanced(app.dataSource, user.userId, 3n * hold + 99n);
+      expect((await leaseState(app.dataSource, user.userId)).credits).toBe(3n * hold + 99n - 3n * charge);
     } finally {
       await app.close();
       await slow.close();
@@ -188,6 +201,29 @@ describe('credit leases', () => {
     await expectNoLease(t.dataSource, user.userId);
   });
 
+  it('the periodic sweep of any process ends a lease past its deadline', async () => {
+    const user = await fundedUser(t, 1_000_000n);
+    const running = randomUUID();
+    await billing.hold({ userId: user.userId, requestId: running, model: 'llama3.1', credits: HOLD });
+    await t.dataSource.query(
+      `UPDATE credit_leases SET expires_at = now() - interval '1 second' WHERE user_id = $1`,
+      [user.userId],
+    );
+    // Another process, leases off itself, sweeping every 100 ms.
+    const sweeper = await startTestApp({
+      BILLING_CREDIT_LEASES: 'false',
+      RESERVATION_SWEEP_INTERVAL_MS: '100',
+    });
+    try {
+      await eventually(async () => (await leaseState(t.dataSource, user.userId)).leases === 0);
+      expect(await leaseState(t.dataSource, user.userId)).toMatchObject({ leased: 0n, leases: 0 });
+    } finally {
+      await sweeper.close();
+    }
+    expect((await billing.settle(running, USED, usageRecord(user.userId))).charged).toBe(0n);
+    await expectBooksBalanced(t.dataSource, user.userId, 1_000_000n);
+  });
+
   it('a refund of a lease hold writes reserve and refund rows; a second settle or refund changes nothing', async () => {
     const user = await fundedUser(t, 100_000n);
     const requestId = randomUUID();
@@ -219,7 +255,7 @@ describe('credit leases', () => {
       const user = await fundedUser(t, 200_000n);
       const apps = [billing, other.app.get(BillingService)];
       let toppedUp = 0n;
-      const work = Array.from({ length: 120 }, async (_, i) => {
+      const work = Array.from({ length: 300 }, async (_, i) => {
         const b = apps[i % 2]!;
         if (i % 17 === 0) {
           await b.topUp(user.userId, 5_000n);
