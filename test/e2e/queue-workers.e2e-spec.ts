@@ -18,10 +18,12 @@ async function taskRow(cluster: QueueCluster, id: string) {
 }
 
 describe('queue workers: a worker dying mid-job', () => {
-  // Short Bull locks so the stall check reruns a dead worker's job within a second or two.
+  // Short Bull locks so the stall check reruns a dead worker's job within a few seconds; long
+  // enough that a live worker on a busy machine (lock renewed every half lock) is never taken
+  // for stalled, which would run the job a third time through a fresh job.
   const cluster = new QueueCluster({
-    QUEUE_LOCK_DURATION_MS: '1000',
-    QUEUE_STALLED_INTERVAL_MS: '300',
+    QUEUE_LOCK_DURATION_MS: '2500',
+    QUEUE_STALLED_INTERVAL_MS: '500',
     SHUTDOWN_GRACE_MS: '0',
   });
   let host: FakeHost;
