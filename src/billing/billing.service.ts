@@ -154,33 +154,25 @@ export class BillingService implements BeforeApplicationShutdown {
    */
   async hold(input: Omit<ReserveInput, 'holdMs'>): Promise<void> {
     if (!this.leases) return this.reserve(input);
-    if (input.credits < 0n) throw new RangeError('hold: credits must be >= 0');
-    const rate = this.rates.get(input.model);
-    if (!rate) throw new ApiError('model_pricing_not_found');
     await this.leases.hold({
       userId: input.userId,
       keyId: input.keyId ?? null,
       requestId: input.requestId,
       model: input.model,
       credits: input.credits,
-      inputRate: rate.input.toFixed(),
-      outputRate: rate.output.toFixed(),
+      ...this.heldRates(input),
     });
   }
 
   /** Holds `credits` for a request; 402 insufficient_credits (and no change) when the balance is short. */
   async reserve(input: ReserveInput): Promise<void> {
-    if (input.credits < 0n) throw new RangeError('reserve: credits must be >= 0');
-    const rate = this.rates.get(input.model);
-    if (!rate) throw new ApiError('model_pricing_not_found');
     const row: ReserveRow = {
       userId: input.userId,
       requestId: input.requestId,
       keyId: input.keyId ?? null,
       model: input.model,
       credits: input.credits,
-      inputRate: rate.input.toFixed(),
-      outputRate: rate.output.toFixed(),
+      ...this.heldRates(input),
       holdMs: input.holdMs === undefined ? this.config.reservationTimeoutMs : input.holdMs,
     };
     this.addPending(input.userId, input.credits);
@@ -426,6 +418,13 @@ export class BillingService implements BeforeApplicationShutdown {
   }
 
   // ---- internals ----
+
+  /** A hold's model rates now (exact decimal text), kept with it for its settle. */
+  private heldRates(input: { model: string; credits: bigint }): { inputRate: string; outputRate: string } {
+    if (input.credits < 0n) throw new RangeError('a hold must be >= 0 credits');
+    const rate = this.rateOf(input.model);
+    return { inputRate: rate.input.toFixed(), outputRate: rate.output.toFixed() };
+  }
 
   private rateOf(model: string): ModelRate {
     const rate = this.rates.get(model);

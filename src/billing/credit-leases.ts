@@ -37,12 +37,14 @@ interface Lease {
   /** Sum of the holds of requests admitted on it and not settled yet. */
   held: bigint;
   holds: number;
-  /** The database has a row for it (a lease of only free requests never needed one). */
+  /**
+   * The database holds a row for it: set by its first take, cleared when it is given back whole or
+   * found gone (a lease of only free requests never needs one). An ended lease still taken is one
+   * retired after a settle of unknown outcome: given back whole once its requests have settled.
+   */
   taken: boolean;
   /** No longer admits: given back, lost or retired. */
   ended: boolean;
-  /** Ended after a settle whose outcome is unknown; given back whole once its requests settled. */
-  retired: boolean;
   /** A take or release in flight; admissions that need the database wait for it. */
   busy: Promise<unknown> | undefined;
   idleTimer: NodeJS.Timeout | undefined;
@@ -150,15 +152,15 @@ export class CreditLeases {
     } catch (error) {
       // Whether the statement committed is unknown (a lost connection): no more admissions on
       // this lease; once idle it is given back whole, at the database's figure.
-      this.retire(lease);
+      this.ended(lease);
       throw error;
     } finally {
       lease.held -= input.credits;
       lease.holds--;
       if (charged !== null) lease.amount -= charged;
       else if (lease.taken && !lease.ended) this.lost(lease);
-      if (lease.retired && lease.holds === 0) this.end(lease);
-      else this.idleLater(lease);
+      if (!lease.ended) this.idleLater(lease);
+      else if (lease.taken && lease.holds === 0) this.end(lease);
     }
     return { charged: charged ?? 0n, refunded: input.credits - (charged ?? 0n) };
   }
@@ -201,7 +203,6 @@ export class CreditLeases {
         holds: 0,
         taken: false,
         ended: false,
-        retired: false,
         busy: undefined,
         idleTimer: undefined,
       };
@@ -250,7 +251,10 @@ export class CreditLeases {
     const giving = amount ?? lease.amount;
     // Counted off first, so admissions meanwhile cannot use what is being given back.
     lease.amount -= giving;
-    if (amount === null) this.ended(lease);
+    if (amount === null) {
+      lease.taken = false;
+      this.ended(lease);
+    }
     const rows = (await this.run('le_billing_lease_release', LEASE_RELEASE_SQL, [
       lease.id,
       amount === null ? null : amount.toString(),
@@ -269,15 +273,8 @@ export class CreditLeases {
     lease.idleTimer.unref();
   }
 
-  private retire(lease: Lease): void {
-    lease.retired = true;
-    this.ended(lease);
-  }
-
   /** Ends a lease with no running request: no more admissions, its credit given back. */
   private end(lease: Lease): void {
-    if (lease.ended && !lease.retired) return;
-    lease.retired = false;
     if (!lease.taken) {
       this.ended(lease);
       return;
@@ -298,9 +295,8 @@ export class CreditLeases {
 
   /** The database no longer has the lease: its running requests settle unpaid; a new one starts. */
   private lost(lease: Lease): void {
-    if (lease.ended && !lease.retired) return;
-    lease.retired = false;
     this.logger.warn(`lease ${lease.id} of user ${lease.userId} expired while in use; starting a new one`);
+    lease.taken = false;
     lease.amount = 0n;
     this.ended(lease);
   }

@@ -169,6 +169,94 @@ describe('credit leases', () => {
     await expectBooksBalanced(t.dataSource, user.userId, 6_400n);
   });
 
+  it('with a request still running on the lease, only its unused part goes back to a reserve outside leases', async () => {
+    const user = await fundedUser(t, 6_400n);
+    const running = randomUUID();
+    await billing.hold({ userId: user.userId, requestId: running, model: 'llama3.1', credits: HOLD });
+    const leased = await leaseState(t.dataSource, user.userId);
+    expect(leased.leased).toBeGreaterThan(HOLD);
+    // Everything but the running request's hold: more than the credit outside the lease.
+    const task = randomUUID();
+    const big = 6_400n - HOLD;
+    expect(big).toBeGreaterThan(leased.credits - leased.leased);
+    await billing.reserve({
+      userId: user.userId,
+      requestId: task,
+      model: 'llama3.1',
+      credits: big,
+      holdMs: null,
+    });
+    expect(await leaseState(t.dataSource, user.userId)).toMatchObject({
+      leased: HOLD,
+      leases: 1,
+      leaseSum: HOLD,
+    });
+    expect((await billing.settle(running, USED, usageRecord(user.userId))).charged).toBe(CHARGE);
+    expect(await billing.refund(task)).toBe(big);
+    await expectBooksBalanced(t.dataSource, user.userId, 6_400n);
+    await expectNoLease(t.dataSource, user.userId);
+  });
+
+  it('a lease with a request running is renewed, so the sweep leaves it alone past its first deadline', async () => {
+    const app = await startTestApp({ RESERVATION_TIMEOUT_MS: '1000' });
+    try {
+      const leases = app.app.get(BillingService);
+      const user = await fundedUser(app, 1_000_000n);
+      const running = randomUUID();
+      await leases.hold({ userId: user.userId, requestId: running, model: 'llama3.1', credits: HOLD });
+      const deadline = async () =>
+        (
+          (await app.dataSource.query(`SELECT expires_at FROM credit_leases WHERE user_id = $1`, [
+            user.userId,
+          ])) as {
+            expires_at: Date;
+          }[]
+        )[0]!.expires_at.getTime();
+      const first = await deadline();
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(await deadline()).toBeGreaterThan(first);
+      expect(Date.now()).toBeGreaterThan(first);
+      expect(await leases.sweepLeases()).toBe(0);
+      expect((await leases.settle(running, USED, usageRecord(user.userId))).charged).toBe(CHARGE);
+      await expectBooksBalanced(app.dataSource, user.userId, 1_000_000n);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('a settle the database refuses charges nothing and retires the lease, which goes back whole', async () => {
+    const user = await fundedUser(t, 100_000n);
+    const leaseIds = async () =>
+      (
+        (await t.dataSource.query(`SELECT id FROM credit_leases WHERE user_id = $1`, [user.userId])) as {
+          id: string;
+        }[]
+      ).map((r) => r.id);
+    // A reservation row with the same id makes the lease settle's insert fail.
+    const clash = randomUUID();
+    await billing.reserve({
+      userId: user.userId,
+      requestId: clash,
+      model: 'llama3.1',
+      credits: 1n,
+      holdMs: null,
+    });
+    await billing.hold({ userId: user.userId, requestId: clash, model: 'llama3.1', credits: HOLD });
+    const [retired] = await leaseIds();
+    await expect(billing.settle(clash, USED, usageRecord(user.userId))).rejects.toMatchObject({
+      code: '23505',
+    });
+    // The next request opens a new lease (an unretired one would serve it); the retired one goes back.
+    const next = randomUUID();
+    await billing.hold({ userId: user.userId, requestId: next, model: 'llama3.1', credits: HOLD });
+    await eventually(async () => !(await leaseIds()).includes(retired!));
+    expect(await leaseIds()).toHaveLength(1);
+    expect((await billing.settle(next, USED, usageRecord(user.userId))).charged).toBe(CHARGE);
+    expect(await billing.refund(clash)).toBe(1n);
+    await expectBooksBalanced(t.dataSource, user.userId, 100_000n);
+    await expectNoLease(t.dataSource, user.userId);
+  });
+
   it('a lease swept after its deadline: its running request settles unpaid, the next one opens a new lease', async () => {
     const user = await fundedUser(t, 1_000_000n);
     const running = randomUUID();
