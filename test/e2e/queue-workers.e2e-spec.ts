@@ -18,9 +18,8 @@ async function taskRow(cluster: QueueCluster, id: string) {
 }
 
 describe('queue workers: a worker dying mid-job', () => {
-  // Short Bull locks so the stall check reruns a dead worker's job within a few seconds; long
-  // enough that a live worker on a busy machine (lock renewed every half lock) is never taken
-  // for stalled, which would run the job a third time through a fresh job.
+  // Short Bull locks so the stall check reruns a dead worker's job within a few seconds; not so
+  // short that a live worker on a busy machine could miss a renewal and look stalled itself.
   const cluster = new QueueCluster({
     QUEUE_LOCK_DURATION_MS: '2500',
     QUEUE_STALLED_INTERVAL_MS: '500',
@@ -80,9 +79,12 @@ describe('queue workers: a worker dying mid-job', () => {
     cutOff.client.disconnect();
     cutOff.bclient.disconnect();
     host.setMode('ok');
-    await cluster.addWorker();
-    // Its lease in PostgreSQL still holds the task until it stops (and gives the task back).
+    // Stopped, it gives the task back in PostgreSQL, but its Bull job stays active under a lock
+    // nobody renews. Only then a second worker starts: its stall check must rerun the job (had it
+    // started first, it could take the job while the first still leased the task, and the rerun
+    // would come through a new job instead).
     await cluster.closeWorker(first);
+    await cluster.addWorker();
     const done = await waitForStatus(cluster.api, user.key, id, ['completed', 'failed']);
 
     expect(done).toMatchObject({ status: 'completed', result: 'tok0 tok1 tok2 tok3 tok4 ' });
