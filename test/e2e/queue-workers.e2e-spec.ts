@@ -78,6 +78,9 @@ describe('queue workers: a worker dying mid-job', () => {
     const cutOff = first.app.get<Queue>(getQueueToken(TASKS_QUEUE)) as Queue & { bclient: Queue['client'] };
     cutOff.client.disconnect();
     cutOff.bclient.disconnect();
+    // For good: Bull's close() reconnects its blocking client, which would let the stopping
+    // worker report the job as failed, and the rerun would then come as a new job.
+    cutOff.client.connect = cutOff.bclient.connect = () => Promise.resolve();
     host.setMode('ok');
     // Stopped, it gives the task back in PostgreSQL, but its Bull job stays active under a lock
     // nobody renews. Only then a second worker starts: its stall check must rerun the job (had it
