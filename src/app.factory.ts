@@ -5,6 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module';
 import { RequestAuthenticator } from './auth/request-authenticator';
 import { ApiExceptionFilter } from './common/api-exception.filter';
+import { corsMiddleware, type Middleware } from './common/cors';
 import { installFastPath } from './common/fast-path';
 import { NativeCompletionsController } from './completions/native/native-completions.controller';
 import { OpenAiController } from './completions/openai/openai.controller';
@@ -36,11 +37,14 @@ export async function createApp(overrides: ConfigOverrides = {}): Promise<NestEx
     app.set('etag', false);
     // The client address is computed by the auth module from TRUST_PROXY, not by express.
     app.set('trust proxy', false);
+    const cors = corsMiddleware(config.corsOrigins);
+    // Before the routes, so preflights are answered and every answer carries the headers.
+    if (cors) app.use(cors);
     app.useBodyParser('json', { limit: config.bodyLimit });
     app.useBodyParser('urlencoded', { extended: true, limit: config.bodyLimit });
     app.useGlobalPipes(createValidationPipe());
     setupDocs(app, buildOpenApiDocument(app));
-    if (config.servesApi) installHotRoutes(app, config.bodyLimit);
+    if (config.servesApi) installHotRoutes(app, config.bodyLimit, cors);
     return app;
   } catch (error) {
     await app.close();
@@ -49,7 +53,11 @@ export async function createApp(overrides: ConfigOverrides = {}): Promise<NestEx
 }
 
 /** The completion routes through the lean path of `common/fast-path.ts` (same controllers). */
-function installHotRoutes(app: NestExpressApplication, bodyLimit: string): void {
+function installHotRoutes(
+  app: NestExpressApplication,
+  bodyLimit: string,
+  cors: Middleware | undefined,
+): void {
   const openai = app.get(OpenAiController);
   const native = app.get(NativeCompletionsController);
   const authenticator = app.get(RequestAuthenticator);
@@ -65,6 +73,7 @@ function installHotRoutes(app: NestExpressApplication, bodyLimit: string): void 
       { path: '/api/v1/completions', handler: (b, p, req, res) => native.create(b, p, req, res) },
     ],
     middlewares: [
+      ...(cors ? [cors] : []),
       (req, res, next) => logger.use(req, res, next),
       (req, res, next) => metrics.use(req, res, next),
     ],

@@ -15,7 +15,7 @@ import {
 import { EXPIRED_RESERVATIONS_SQL, LEASE_SWEEP_SQL, REFUND_SQL, TOP_UP_SQL } from './billing.sql';
 import { CreditLeases } from './credit-leases';
 import { decodeLedgerCursor, encodeLedgerCursor } from './ledger-cursor';
-import { ChatMessageLike, creditsFor, ModelRate, userCharacters } from './pricing';
+import { ChatMessageLike, creditsFor, inputCharacters, ModelRate, ToolLike } from './pricing';
 import { RateBook, RateRecord } from './rate-book';
 
 export interface TokenUsage {
@@ -120,8 +120,13 @@ export class BillingService implements BeforeApplicationShutdown {
   // ---- pricing (no query: rates come from the in-memory RateBook) ----
 
   /** Upper bound of a request (seed 000): user characters in, max_tokens out, rounded up. */
-  async estimate(model: string, messages: readonly ChatMessageLike[], maxTokens: number): Promise<bigint> {
-    return creditsFor(this.rateOf(model), userCharacters(messages), maxTokens);
+  async estimate(
+    model: string,
+    messages: readonly ChatMessageLike[],
+    maxTokens: number,
+    tools?: readonly ToolLike[],
+  ): Promise<bigint> {
+    return creditsFor(this.rateOf(model), inputCharacters(messages, tools), maxTokens);
   }
 
   /** Cost of actual usage at the current rates, rounded up to a whole credit. */

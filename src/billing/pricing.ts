@@ -32,15 +32,24 @@ export function codePointLength(text: string): number {
   return n;
 }
 
+/** A tool definition as the reservation counts it. */
+export interface ToolLike {
+  name: string;
+  description?: string;
+  parameters?: Record<string, unknown>;
+}
+
 /**
- * Seed 000's input-token estimate: the characters (Unicode code points) of the content of the
- * messages whose role is `user`; system and assistant messages are not counted. Non-string
+ * The reservation's input-token estimate (seed 000's rule, extended to tools): the characters
+ * (Unicode code points) of the content of the `user` messages and of the `tool` messages (tool
+ * results the model reads), plus, for each tool definition, its name, its description and the
+ * JSON text of its parameters schema. System and assistant messages are not counted. Non-string
  * content (e.g. OpenAI content parts) counts the text of its `text` parts.
  */
-export function userCharacters(messages: readonly ChatMessageLike[]): number {
+export function inputCharacters(messages: readonly ChatMessageLike[], tools?: readonly ToolLike[]): number {
   let total = 0;
   for (const m of messages) {
-    if (m.role !== 'user') continue;
+    if (m.role !== 'user' && m.role !== 'tool') continue;
     if (typeof m.content === 'string') total += codePointLength(m.content);
     else if (Array.isArray(m.content)) {
       for (const part of m.content as unknown[]) {
@@ -48,6 +57,10 @@ export function userCharacters(messages: readonly ChatMessageLike[]): number {
         if (typeof text === 'string') total += codePointLength(text);
       }
     }
+  }
+  for (const tool of tools ?? []) {
+    total += codePointLength(tool.name) + codePointLength(tool.description ?? '');
+    total += codePointLength(JSON.stringify(tool.parameters ?? {}));
   }
   return total;
 }

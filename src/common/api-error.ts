@@ -29,6 +29,8 @@ export interface ApiErrorSpec {
   native: string;
   /** OpenAI `error.type`. */
   openaiType: string;
+  /** OpenAI `error.code`, where OpenAI's differs from ours (CONTRACT §3). */
+  openaiCode?: string;
   /** Default human message elsewhere. */
   message: string;
 }
@@ -92,6 +94,7 @@ export const API_ERRORS: Record<ApiErrorCode, ApiErrorSpec> = {
     status: 402,
     native: 'Insufficient credits',
     openaiType: 'insufficient_quota',
+    openaiCode: 'insufficient_quota',
     message: 'Insufficient credits',
   },
   rate_limit_exceeded: {

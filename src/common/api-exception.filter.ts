@@ -66,7 +66,7 @@ export function render(surface: ApiSurface, error: ApiError): Rendered {
             message: error.message,
             type: spec.openaiType,
             param: error.param ?? null,
-            code: error.code,
+            code: spec.openaiCode ?? error.code,
           },
         },
       };

@@ -10,6 +10,41 @@ export interface ChatMessage {
   content: string;
   /** Images as raw base64 (no `data:` prefix), for vision models. */
   images?: string[];
+  /** An assistant turn's calls of the request's tools. */
+  toolCalls?: ToolCall[];
+  /** A `tool` message: the call it answers. */
+  toolCallId?: string;
+  /** A `tool` message: the tool's name (Ollama's `tool_name`), when known. */
+  toolName?: string;
+}
+
+/** A function the model may call: its JSON-schema parameters as the client wrote them. */
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  parameters?: Record<string, unknown>;
+  strict?: boolean;
+}
+
+/** Whether and which tool the model must call. */
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
+
+/** One whole call of a tool; `arguments` is JSON text, as OpenAI's wire carries it. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+/**
+ * A piece of a tool call in a stream, as OpenAI streams them: the first piece of a call carries
+ * its `id` and `name`, later pieces append to `arguments`; `index` tells the calls apart.
+ */
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  name?: string;
+  arguments?: string;
 }
 
 export type ResponseFormat =
@@ -37,6 +72,14 @@ export interface CompletionRequest {
   stream: boolean;
   /** End-user id passed through for the backend's logs. */
   user?: string;
+  tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
+  parallelToolCalls?: boolean;
+  /** Choices to generate (OpenAI-protocol hosts only); default 1. */
+  n?: number;
+  /** Log probabilities of the output tokens (OpenAI-protocol hosts only). */
+  logprobs?: boolean;
+  topLogprobs?: number;
 }
 
 export type FinishReason = 'stop' | 'length' | 'content_filter' | 'tool_calls' | 'error';
@@ -52,6 +95,11 @@ export interface Usage {
  */
 export interface CompletionChunk {
   text?: string;
+  toolCalls?: ToolCallDelta[];
+  /** The host's log probabilities for this piece (OpenAI's `logprobs` object), relayed as is. */
+  logprobs?: unknown;
+  /** Which choice this piece belongs to, when the request asked for n > 1 (default 0). */
+  choice?: number;
   finishReason?: FinishReason;
   usage?: Usage;
 }

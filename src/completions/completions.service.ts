@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
 import { BillingService } from '../billing/billing.service';
+import { inputCharacters } from '../billing/pricing';
 import { ApiError } from '../common/api-error';
 import { DispatchCancel, DispatcherService } from '../hosts/dispatcher.service';
 import { ModelsService } from '../models/models.service';
@@ -15,6 +16,7 @@ import type {
   FinishReason,
   Usage,
 } from './completion.types';
+import { AnswerBuilder, type AnswerChoice } from './answer';
 import { UsageRecordService, UsageStatus } from './usage-record.service';
 
 export interface RunOptions {
@@ -49,7 +51,10 @@ export interface RunResult extends RunOutcome {
 
 /** A whole answer; the settle may still be running (`settled` resolves to what it charged). */
 export interface CompletedRun extends RunOutcome {
+  /** Choice 0's text. */
   text: string;
+  /** Every choice (one unless the request asked for n > 1), with its tool calls. */
+  choices: AnswerChoice[];
   rateLimit?: RateLimitState;
   settled: Promise<bigint>;
 }
@@ -79,8 +84,14 @@ export class CompletionsService {
   /** Checks the model and the key's limits and prices the request's upper bound. Reserves nothing. */
   async prepare(request: CompletionRequest, principal: Principal): Promise<Prepared> {
     await this.models.assertUsable(request.model, principal);
+    this.dispatcher.assertServable(request);
     const rateLimit = await this.rateLimits.admit(principal);
-    const credits = await this.billing.estimate(request.model, billableMessages(request), request.maxTokens);
+    const credits = await this.billing.estimate(
+      request.model,
+      billableMessages(request),
+      request.maxTokens * (request.n ?? 1),
+      request.tools,
+    );
     return { credits, rateLimit };
   }
 
@@ -181,10 +192,12 @@ export class CompletionsService {
   ): Promise<CompletedRun> {
     const handle = await this.run(request, principal, signal, options);
     handle.chargeOnlyIfComplete = true;
-    let text = '';
-    for await (const batch of handle.batches()) for (const chunk of batch) if (chunk.text) text += chunk.text;
+    const answer = new AnswerBuilder();
+    for await (const batch of handle.batches()) for (const chunk of batch) answer.add(chunk);
     const outcome = await handle.finished;
-    return { ...outcome, text, rateLimit: handle.rateLimit, settled: handle.settled };
+    const choices = answer.result();
+    const text = choices[0]!.text;
+    return { ...outcome, text, choices, rateLimit: handle.rateLimit, settled: handle.settled };
   }
 
   /** Embeddings: priced as input characters, no output tokens. */
@@ -359,7 +372,7 @@ export class CompletionHandle implements AsyncIterable<CompletionChunk> {
     const take = (chunk: CompletionChunk) => {
       if (chunk.usage) reported = chunk.usage;
       if (chunk.finishReason) finishReason = chunk.finishReason;
-      if (chunk.text) {
+      if (chunk.text || chunk.toolCalls) {
         if (ttftMs === null) ttftMs = performance.now() - this.ctx.started;
         delivered++;
       }
@@ -407,16 +420,14 @@ export class CompletionHandle implements AsyncIterable<CompletionChunk> {
   }
 }
 
-/** The messages whose characters count as input tokens (seed 000: the user's). */
+/** The messages the input estimate reads (pricing.ts inputCharacters): a prompt counts as a user message. */
 function billableMessages(request: CompletionRequest): { role: string; content: string }[] {
   if (request.kind === 'completion') return [{ role: 'user', content: request.prompt ?? '' }];
   return request.messages;
 }
 
 function promptSize(request: CompletionRequest): number {
-  let n = 0;
-  for (const m of billableMessages(request)) if (m.role === 'user') n += [...m.content].length;
-  return n;
+  return inputCharacters(billableMessages(request), request.tools);
 }
 
 function asApiError(error: unknown): ApiError {

@@ -25,6 +25,8 @@ export class AppConfig {
   readonly adminApiKey: string | undefined;
   readonly authCacheTtlMs: number;
   readonly trustProxy: string[];
+  /** Origins browser clients may call the API from (`*` for any); none by default. */
+  readonly corsOrigins: string[];
 
   readonly reservationTimeoutMs: number;
   /** Reserve and settle statements wait for their WAL flush (true) or commit asynchronously. */
@@ -76,6 +78,7 @@ export class AppConfig {
     this.adminApiKey = get<string | undefined>('ADMIN_API_KEY') || undefined;
     this.authCacheTtlMs = get('AUTH_CACHE_TTL_MS');
     this.trustProxy = splitList(get('TRUST_PROXY'));
+    this.corsOrigins = splitList(get('CORS_ORIGINS'));
     this.reservationTimeoutMs = get('RESERVATION_TIMEOUT_MS');
     this.billingSynchronousCommit = get('BILLING_SYNCHRONOUS_COMMIT');
     this.billingCreditLeases = get('BILLING_CREDIT_LEASES');

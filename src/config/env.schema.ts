@@ -38,6 +38,15 @@ export const envSchema = Joi.object({
       const problem = adminKeyProblem(value);
       return problem ? helpers.message({ custom: problem }) : value;
     }),
+  CORS_ORIGINS: Joi.string()
+    .allow('')
+    .default('')
+    .custom((value: string, helpers) => {
+      const bad = value.split(',').find((entry) => entry.trim() !== '' && !isOrigin(entry.trim()));
+      return bad === undefined
+        ? value
+        : helpers.message({ custom: `${bad.trim()} is not an origin (scheme://host[:port]) or *` });
+    }),
   AUTH_CACHE_TTL_MS: Joi.number().integer().min(0).max(60000).default(5000),
   TRUST_PROXY: Joi.string()
     .allow('')
@@ -93,4 +102,15 @@ export function validateEnv(raw: Record<string, unknown>): Record<string, unknow
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
+}
+
+/** `*`, or an origin as browsers send it: scheme://host[:port], no path. */
+function isOrigin(value: string): boolean {
+  if (value === '*') return true;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.origin === value;
+  } catch {
+    return false;
+  }
 }

@@ -7,6 +7,7 @@ import type {
   EmbeddingResult,
 } from '../completions/completion.types';
 import { AppConfig } from '../config/app-config';
+import type { ProviderKind } from '../providers/provider.types';
 import { ProvidersService } from '../providers/providers.service';
 import { toUpstreamError, UpstreamError } from '../providers/upstream-error';
 import { DispatchedChunks } from './dispatched-chunks';
@@ -47,6 +48,11 @@ export class DispatchCancel {
   }
 }
 
+/** Parameters only some protocols serve: the rest of requests skip the capability look-up. */
+function needsCapability(request: CompletionRequest): boolean {
+  return (request.n ?? 1) > 1 || request.logprobs === true;
+}
+
 /** Host statuses that mean "the request itself is wrong": no other host would take it either. */
 const REJECTED = new Set([400, 413, 422]);
 
@@ -65,13 +71,32 @@ export class DispatcherService {
     private readonly config: AppConfig,
   ) {}
 
+  /**
+   * Refuses, before anything is reserved, a request that only some protocols can serve (n > 1,
+   * logprobs) when no enabled host of those protocols serves its model but others do.
+   */
+  assertServable(request: CompletionRequest): void {
+    if (!needsCapability(request)) return;
+    const { kinds, refused } = this.providers.capable(request);
+    if (refused === undefined) return;
+    const serving = this.hosts.providersServing(request.model);
+    if (serving.size > 0 && ![...serving].some((k) => kinds.has(k))) {
+      throw new ApiError(
+        'invalid_request',
+        `Invalid '${refused}': not supported by the hosts that serve the model '${request.model}'`,
+        refused,
+      );
+    }
+  }
+
   /** Resolves once the first chunk arrived (or the answer ended cleanly without output). */
   async stream(
     request: CompletionRequest,
     signal: AbortSignal,
     cancel?: DispatchCancel,
   ): Promise<DispatchedStream> {
-    return this.withFailover(request.model, signal, cancel, async (lease, upstream) => {
+    const providers = needsCapability(request) ? this.providers.capable(request).kinds : undefined;
+    return this.withFailover(request.model, signal, cancel, providers, async (lease, upstream) => {
       const adapter = this.providers.get(lease.host.provider);
       const target = this.hosts.target(lease.host);
       const answer =
@@ -98,7 +123,7 @@ export class DispatcherService {
   }
 
   async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult & { host: HostRef }> {
-    return this.withFailover(request.model, signal, undefined, async (lease, upstream) => {
+    return this.withFailover(request.model, signal, undefined, undefined, async (lease, upstream) => {
       const adapter = this.providers.get(lease.host.provider);
       const result = await adapter.embed(this.hosts.target(lease.host), request, upstream.signal);
       // On failure withFailover releases the lease and aborts; the answer was read in full here.
@@ -116,13 +141,14 @@ export class DispatcherService {
     model: string,
     signal: AbortSignal,
     cancel: DispatchCancel | undefined,
+    providers: ReadonlySet<ProviderKind> | undefined,
     attempt: (lease: HostLease, upstream: AbortController) => Promise<T>,
   ): Promise<T> {
     const tried = new Set<string>();
     while (tried.size < this.config.maxAttempts) {
       if (signal.aborted || cancel?.isCancelled)
         throw new UpstreamError('aborted', 'The request was aborted');
-      const lease = this.hosts.acquire(model, tried);
+      const lease = this.hosts.acquire(model, tried, providers);
       if (!lease) break;
       tried.add(lease.host.id);
       const upstream = new AbortController();

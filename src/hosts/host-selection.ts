@@ -3,7 +3,7 @@ import type { HostState } from './host.types';
 
 /**
  * Chooses the host for a request, in memory: usable hosts that serve the model and have a free slot
- * (in-flight < max_concurrency), not tried yet; then lowest in-flight / capacity, higher weight,
+ * (in-flight < max_concurrency), not tried yet, that `accept` takes (when given); then lowest in-flight / capacity, higher weight,
  * model warm, least recently chosen.
  */
 export function pickHost(
@@ -11,11 +11,12 @@ export function pickHost(
   model: string,
   exclude: ReadonlySet<string>,
   now: number,
+  accept?: (host: HostState) => boolean,
 ): HostState | undefined {
   let best: HostState | undefined;
   for (const host of hosts) {
     if (exclude.has(host.id) || !isUsable(host, now) || host.inFlight >= host.maxConcurrency) continue;
-    if (!serves(host, model)) continue;
+    if (!serves(host, model) || (accept && !accept(host))) continue;
     if (!best || compare(host, best, model) < 0) best = host;
   }
   return best;

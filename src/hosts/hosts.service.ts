@@ -1,7 +1,7 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
 import { AppConfig } from '../config/app-config';
-import type { ProviderHost } from '../providers/provider.types';
+import type { ProviderHost, ProviderKind } from '../providers/provider.types';
 import { ProvidersService } from '../providers/providers.service';
 import { toUpstreamError, UpstreamError } from '../providers/upstream-error';
 import {
@@ -12,6 +12,7 @@ import {
   isUsable,
   redactKey,
   servedModels,
+  serves,
 } from './host-rules';
 import { pickHost } from './host-selection';
 import type { HostInput, HostPatch, HostState, HostView } from './host.types';
@@ -119,10 +120,27 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
     await Promise.all([...this.hosts.values()].map((h) => this.checkHost(h)));
   }
 
-  /** Takes a slot on the best host for `model` not in `exclude`; undefined when none is free. */
-  acquire(model: string, exclude: ReadonlySet<string>): HostLease | undefined {
+  /** The protocols of the usable hosts that serve `model`. */
+  providersServing(model: string): Set<ProviderKind> {
     const now = Date.now();
-    const host = pickHost(this.hosts.values(), model, exclude, now);
+    const kinds = new Set<ProviderKind>();
+    for (const host of this.hosts.values())
+      if (isUsable(host, now) && serves(host, model)) kinds.add(host.provider);
+    return kinds;
+  }
+
+  /**
+   * Takes a slot on the best host for `model` not in `exclude` (and of one of `providers`, when
+   * given); undefined when none is free.
+   */
+  acquire(
+    model: string,
+    exclude: ReadonlySet<string>,
+    providers?: ReadonlySet<ProviderKind>,
+  ): HostLease | undefined {
+    const now = Date.now();
+    const accept = providers && ((h: HostState) => providers.has(h.provider));
+    const host = pickHost(this.hosts.values(), model, exclude, now, accept);
     if (!host) return undefined;
     host.inFlight += 1;
     host.lastPickedAt = now;

@@ -2,7 +2,7 @@ import type { CompletionRequest } from '../completions/completion.types';
 
 /** Numeric request fields a backend may accept. */
 export type NumericField =
-  'maxTokens' | 'temperature' | 'topP' | 'seed' | 'frequencyPenalty' | 'presencePenalty' | 'numContext';
+  'maxTokens' | 'temperature' | 'topP' | 'seed' | 'frequencyPenalty' | 'presencePenalty' | 'numContext' | 'n';
 
 /** One row of a provider's declarative parameter table (Portkey style). */
 export interface ParamSpec {

@@ -29,6 +29,8 @@ export interface DiscoveredModel {
  */
 export interface ProviderAdapter {
   readonly kind: ProviderKind;
+  /** The request parameter this backend cannot honour (a 400 names it), or undefined. */
+  unsupported(request: CompletionRequest): string | undefined;
   chat(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChunkBatch>;
   complete(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChunkBatch>;
   embed(host: ProviderHost, request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult>;

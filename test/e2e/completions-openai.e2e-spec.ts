@@ -144,7 +144,7 @@ describe('OpenAI-compatible API through the official SDK', () => {
     expect((remote as APIError).status).toBe(400);
   });
 
-  it('typed errors: AuthenticationError, NotFoundError, 402, RateLimitError, 400 for n > 1', async () => {
+  it('typed errors: AuthenticationError, NotFoundError, 402, RateLimitError, 400 for n > 1 on an Ollama-served model', async () => {
     const bad = new OpenAI({ apiKey: 'sk-le-nope-nope', baseURL: `${t.url}/v1`, maxRetries: 0 });
     await expect(bad.models.list()).rejects.toBeInstanceOf(AuthenticationError);
     const missing = client.chat.completions.create({
@@ -161,7 +161,7 @@ describe('OpenAI-compatible API through the official SDK', () => {
       .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(APIError);
     expect((refused as APIError).status).toBe(402);
-    expect((refused as APIError).code).toBe('insufficient_credits');
+    expect((refused as APIError).code).toBe('insufficient_quota');
     expect(openaiHost.requests.length).toBe(seen);
 
     const limited = await fundedUser(t, 10_000_000n, { rpm: 1 });
@@ -178,8 +178,9 @@ describe('OpenAI-compatible API through the official SDK', () => {
       }),
     ).rejects.toBeInstanceOf(RateLimitError);
 
+    // llava is served by an Ollama host only, which cannot generate several choices.
     const n2 = await client.chat.completions
-      .create({ model: 'llama3.1', messages: [{ role: 'user', content: 'x' }], n: 2 })
+      .create({ model: 'llava', messages: [{ role: 'user', content: 'x' }], n: 2 })
       .catch((e: unknown) => e);
     expect((n2 as APIError).status).toBe(400);
     expect((n2 as APIError).param).toBe('n');

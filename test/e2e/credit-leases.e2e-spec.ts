@@ -134,7 +134,7 @@ describe('credit leases', () => {
       const answers = await Promise.all(Array.from({ length: 6 }, () => post(user.key)));
       expect(answers.map((a) => a.status).sort()).toEqual([200, 200, 200, 402, 402, 402]);
       const refused = answers.find((a) => a.status === 402)!;
-      expect(JSON.parse(refused.text)).toMatchObject({ error: { code: 'insufficient_credits' } });
+      expect(JSON.parse(refused.text)).toMatchObject({ error: { code: 'insufficient_quota' } });
       expect(answers.find((a) => a.status === 200)!.text).toContain('data: [DONE]');
       await new Promise((r) => setTimeout(r, 200));
       expect(slow.requests.length - asked).toBe(3);

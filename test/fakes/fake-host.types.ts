@@ -1,7 +1,20 @@
 /** How a fake host behaves; `setMode` switches it at run time. */
 export type FakeMode = 'ok' | 'refuse' | 'error500' | 'error503' | 'error429' | 'hang' | 'die-mid-stream';
 
+/** A tool call a fake model makes: the tool's name and its arguments (an object). */
+export interface FakeToolCall {
+  name: string;
+  arguments: Record<string, unknown>;
+}
+
 export interface FakeHostOptions {
+  /**
+   * The tool calls the fake model makes for a request that offers tools (`tools` non-empty,
+   * `tool_choice` not 'none'); an empty list (or no function) answers with text.
+   */
+  toolCalls?: (body: Record<string, unknown>) => FakeToolCall[];
+  /** Ollama: send tool-call ids as Ollama ≥ 0.12 does (default true); false: as older builds, without. */
+  toolCallIds?: boolean;
   /** Models it lists and serves (default ['llama3.1']). */
   models?: string[];
   /** Models reported as loaded (Ollama /api/ps); default: the first model. */

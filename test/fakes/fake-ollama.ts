@@ -1,5 +1,13 @@
-import type { FakeHost, FakeHostOptions } from './fake-host.types';
-import { FakeCall, FakeKind, FakeServer, plannedTokens, ResolvedOptions } from './fake-server';
+import { randomBytes } from 'node:crypto';
+import type { FakeHost, FakeHostOptions, FakeToolCall } from './fake-host.types';
+import {
+  FakeCall,
+  FakeKind,
+  FakeServer,
+  plannedTokens,
+  plannedToolCalls,
+  ResolvedOptions,
+} from './fake-server';
 import { fakeEmbedding, inputTokensOfMessages, inputTokensOfText } from './fake-usage';
 
 const NDJSON = 'application/x-ndjson';
@@ -40,6 +48,8 @@ const ollamaKind: FakeKind = {
 
 async function generate(call: FakeCall, host: FakeServer, model: string, chat: boolean): Promise<void> {
   const { opts, body } = call;
+  const calls = chat ? plannedToolCalls(opts, body) : [];
+  if (calls.length > 0) return callTools(call, host, model, calls);
   const options = (body.options ?? {}) as { num_predict?: unknown };
   const { tokens, finish } = plannedTokens(opts, options.num_predict);
   const inputTokens = chat ? inputTokensOfMessages(body.messages) : inputTokensOfText(body.prompt);
@@ -74,6 +84,58 @@ async function generate(call: FakeCall, host: FakeServer, model: string, chat: b
     token: (i) => `${JSON.stringify(piece(opts.text(i), false))}\n`,
     tail: () => [`${JSON.stringify(final(''))}\n`],
     tokens,
+  });
+}
+
+/**
+ * A turn that calls tools, as Ollama answers it: the calls whole in one line (arguments as an
+ * object; ids `call_` + 8 characters from Ollama 0.12 on, none before), then the final line with
+ * empty content and done_reason "stop". Output tokens: one per call.
+ */
+async function callTools(call: FakeCall, host: FakeServer, model: string, calls: FakeToolCall[]) {
+  const { opts, body } = call;
+  const toolCalls = calls.map((c, index) => ({
+    ...(opts.toolCallIds ? { id: `call_${randomBytes(4).toString('hex')}` } : {}),
+    function: { index, name: c.name, arguments: c.arguments },
+  }));
+  const stats = {
+    total_duration: 2000000,
+    load_duration: 1000000,
+    ...usage(opts, inputTokensOfMessages(body.messages), calls.length),
+  };
+  const created_at = () => new Date().toISOString();
+  if (body.stream === false) {
+    return host.sendJson(call.res, 200, {
+      model,
+      created_at: created_at(),
+      message: { role: 'assistant', content: '', tool_calls: toolCalls },
+      done_reason: 'stop',
+      done: true,
+      ...stats,
+    });
+  }
+  const line = (value: object) => `${JSON.stringify(value)}\n`;
+  await host.stream(call, {
+    contentType: NDJSON,
+    head: [],
+    token: () =>
+      line({
+        model,
+        created_at: created_at(),
+        message: { role: 'assistant', content: '', tool_calls: toolCalls },
+        done: false,
+      }),
+    tail: () => [
+      line({
+        model,
+        created_at: created_at(),
+        message: { role: 'assistant', content: '' },
+        done_reason: 'stop',
+        done: true,
+        ...stats,
+      }),
+    ],
+    tokens: 1,
   });
 }
 

@@ -1,10 +1,20 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import type { FakeHost, FakeHostOptions, FakeMode, FakeRequest } from './fake-host.types';
+import type { FakeHost, FakeHostOptions, FakeMode, FakeRequest, FakeToolCall } from './fake-host.types';
 
-export type ResolvedOptions = Required<Omit<FakeHostOptions, 'apiKey' | 'port' | 'host' | 'mode'>> & {
+export type ResolvedOptions = Required<
+  Omit<FakeHostOptions, 'apiKey' | 'port' | 'host' | 'mode' | 'toolCalls'>
+> & {
   apiKey?: string;
+  toolCalls?: FakeHostOptions['toolCalls'];
 };
+
+/** The tool calls the fake model makes for this request (none unless it offers tools). */
+export function plannedToolCalls(opts: ResolvedOptions, body: Record<string, unknown>): FakeToolCall[] {
+  if (!opts.toolCalls || !Array.isArray(body.tools) || body.tools.length === 0) return [];
+  if (body.tool_choice === 'none') return [];
+  return opts.toolCalls(body);
+}
 
 /** One request as a kind's router sees it. */
 export interface FakeCall {
@@ -191,6 +201,8 @@ function resolve(options: FakeHostOptions | ResolvedOptions): ResolvedOptions {
     reportUsage: options.reportUsage ?? true,
     apiKey: options.apiKey,
     embeddingDims: options.embeddingDims ?? 8,
+    toolCalls: options.toolCalls,
+    toolCallIds: options.toolCallIds ?? true,
   };
 }
 

@@ -1,5 +1,5 @@
 import Decimal from 'decimal.js';
-import { codePointLength, creditsFor, userCharacters } from '../../src/billing/pricing';
+import { codePointLength, creditsFor, inputCharacters } from '../../src/billing/pricing';
 import { decodeLedgerCursor, encodeLedgerCursor } from '../../src/billing/ledger-cursor';
 
 const rate = (input: string, output: string) => ({ input: new Decimal(input), output: new Decimal(output) });
@@ -13,9 +13,24 @@ describe('billing pricing (seed 000 rule)', () => {
     expect(codePointLength('')).toBe(0);
   });
 
+  it('counts tool results and tool definitions (name, description, parameters JSON) as input', () => {
+    const parameters = { type: 'object', properties: { city: { type: 'string' } } };
+    const defined = 'get_weather'.length + 'Weather now'.length + JSON.stringify(parameters).length;
+    expect(
+      inputCharacters(
+        [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: '' },
+          { role: 'tool', content: '{"temp":21}' },
+        ],
+        [{ name: 'get_weather', description: 'Weather now', parameters }, { name: 'noop' }],
+      ),
+    ).toBe(2 + 11 + defined + 'noop'.length + '{}'.length);
+  });
+
   it('counts only user messages, and the text parts of content arrays', () => {
     expect(
-      userCharacters([
+      inputCharacters([
         { role: 'system', content: 'ignored' },
         { role: 'user', content: 'hello' },
         { role: 'assistant', content: 'ignored too' },

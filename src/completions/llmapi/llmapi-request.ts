@@ -1,3 +1,4 @@
+import { imageTypeOf } from '../image-type';
 import { ApiError } from '../../common/api-error';
 import type { ChatMessage, CompletionRequest, MessageRole, ResponseFormat } from '../completion.types';
 import { MAX_OUTPUT_TOKENS } from '../request-validation';
@@ -100,7 +101,8 @@ export function parseImageModelRequest(
   stream: boolean,
 ): CompletionRequest {
   if (!image || image.buffer.length === 0) throw fail('image', 'Field required');
-  if (!/^image\//.test(image.mimetype)) throw fail('image', 'image must be an image file');
+  // The bytes decide, not the file name or the part's declared type (a text file named x.png is refused).
+  if (!imageTypeOf(image.buffer)) throw fail('image', 'image must be a PNG, JPEG, GIF or WebP image file');
   const prompt = fields.prompt;
   if (typeof prompt !== 'string' || prompt.trim() === '') throw fail('prompt', 'Field required');
   return {

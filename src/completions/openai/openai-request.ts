@@ -5,7 +5,12 @@ import type {
   EmbeddingRequest,
   MessageRole,
   ResponseFormat,
+  ToolCall,
+  ToolChoice,
+  ToolDefinition,
 } from '../completion.types';
+import { imageTypeOfBase64 } from '../image-type';
+import { checkToolChoice, checkTools } from '../tools';
 import {
   Body,
   invalid,
@@ -43,6 +48,9 @@ const ALIASES: Record<string, string> = {
   presencePenalty: 'presence_penalty',
   responseFormat: 'response_format',
   streamOptions: 'stream_options',
+  toolChoice: 'tool_choice',
+  parallelToolCalls: 'parallel_tool_calls',
+  topLogprobs: 'top_logprobs',
 };
 
 function normalise(body: unknown, names: ParameterNames): Body {
@@ -71,8 +79,77 @@ export function parseChatCompletion(raw: unknown, names: ParameterNames = 'snake
     maxTokens: maxTokens(body, DEFAULT_CHAT_MAX_TOKENS),
     stream: optionalBoolean(body, 'stream') ?? false,
     ...sampling(body),
+    ...tooling(body),
+    ...choicesAndLogprobs(body, 'top_logprobs'),
   };
   return { request, streamOptions: streamOptions(body) };
+}
+
+/** `tools`, `tool_choice`, `parallel_tool_calls` (OpenAI's chat wire). */
+function tooling(body: Body): Partial<CompletionRequest> {
+  const out: Partial<CompletionRequest> = {};
+  if (body.tools !== undefined && body.tools !== null) {
+    if (!Array.isArray(body.tools)) throw invalid('tools', 'expected an array of tools');
+    out.tools = checkTools(body.tools.map(parseTool), 'tools');
+  }
+  const choice = parseToolChoice(body.tool_choice);
+  if (choice !== undefined) {
+    checkToolChoice(choice, out.tools, 'tool_choice');
+    out.toolChoice = choice;
+  }
+  const parallel = optionalBoolean(body, 'parallel_tool_calls');
+  if (parallel !== undefined) out.parallelToolCalls = parallel;
+  return out;
+}
+
+function parseTool(value: unknown, i: number): ToolDefinition {
+  const param = `tools[${i}]`;
+  if (!isObject(value) || value.type !== 'function' || !isObject(value.function)) {
+    throw invalid(param, 'expected {"type": "function", "function": {"name": …, "parameters": {…}}}');
+  }
+  const fn = value.function;
+  if (typeof fn.name !== 'string') throw invalid(`${param}.function.name`, 'expected the function name');
+  const tool: ToolDefinition = { name: fn.name };
+  if (fn.description !== undefined && fn.description !== null) {
+    if (typeof fn.description !== 'string')
+      throw invalid(`${param}.function.description`, 'expected a string');
+    tool.description = fn.description;
+  }
+  if (fn.parameters !== undefined && fn.parameters !== null) {
+    if (!isObject(fn.parameters))
+      throw invalid(`${param}.function.parameters`, 'expected a JSON schema object');
+    tool.parameters = fn.parameters;
+  }
+  if (typeof fn.strict === 'boolean') tool.strict = fn.strict;
+  return tool;
+}
+
+function parseToolChoice(value: unknown): ToolChoice | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (value === 'auto' || value === 'none' || value === 'required') return value;
+  if (isObject(value) && value.type === 'function' && isObject(value.function)) {
+    const name = value.function.name;
+    if (typeof name === 'string' && name.length > 0) return { name };
+  }
+  throw invalid(
+    'tool_choice',
+    `expected 'auto', 'none', 'required' or {"type": "function", "function": {"name": …}}`,
+  );
+}
+
+/** `n` and `logprobs`; `topName` is where the wire keeps the number of alternatives. */
+function choicesAndLogprobs(body: Body, topName: string): Partial<CompletionRequest> {
+  const out: Partial<CompletionRequest> = {};
+  const n = optionalInteger(body, 'n', 1, 128);
+  if (n !== undefined && n > 1) out.n = n;
+  const logprobs = optionalBoolean(body, 'logprobs');
+  if (logprobs) out.logprobs = true;
+  const top = optionalInteger(body, topName, 0, 20);
+  if (top !== undefined) {
+    if (!logprobs) throw invalid(topName, "requires 'logprobs': true");
+    out.topLogprobs = top;
+  }
+  return out;
 }
 
 /** POST /v1/completions body (legacy text completion). */
@@ -81,6 +158,8 @@ export function parseTextCompletion(raw: unknown): ParsedOpenAi {
   const model = requireModel(body);
   const prompt = parsePrompt(body.prompt);
   rejectUnsupported(body);
+  if (body.tools !== undefined && body.tools !== null)
+    throw invalid('tools', 'is not a text completion parameter');
   for (const name of ['suffix', 'echo']) {
     if (body[name] !== undefined && body[name] !== null && body[name] !== false) {
       throw invalid(name, 'is not supported');
@@ -95,6 +174,7 @@ export function parseTextCompletion(raw: unknown): ParsedOpenAi {
     maxTokens: maxTokens(body, DEFAULT_COMPLETION_MAX_TOKENS),
     stream: optionalBoolean(body, 'stream') ?? false,
     ...sampling(body),
+    ...textLogprobs(body),
   };
   return { request, streamOptions: streamOptions(body) };
 }
@@ -133,6 +213,19 @@ export function parseEmbedding(raw: unknown): ParsedEmbedding {
   return { request: { model, input: texts, ...(user ? { user } : {}) }, encoding };
 }
 
+/** The legacy API's `n` and `logprobs` (a number of alternatives, 0–5). */
+function textLogprobs(body: Body): Partial<CompletionRequest> {
+  const out: Partial<CompletionRequest> = {};
+  const n = optionalInteger(body, 'n', 1, 128);
+  if (n !== undefined && n > 1) out.n = n;
+  const top = optionalInteger(body, 'logprobs', 0, 5);
+  if (top !== undefined) {
+    out.logprobs = true;
+    out.topLogprobs = top;
+  }
+  return out;
+}
+
 function requireModel(body: Body): string {
   const model = body.model;
   if (typeof model !== 'string' || model.trim() === '' || model.length > 200) {
@@ -154,7 +247,24 @@ function parseMessage(value: unknown, i: number): ChatMessage {
   if (!isObject(value)) throw invalid(param, 'expected an object');
   const role = typeof value.role === 'string' ? ROLES[value.role] : undefined;
   if (!role) throw invalid(`${param}.role`, 'expected system, developer, user, assistant or tool');
-  const content = value.content;
+  const message = parseContent(value.content, role, param);
+  if (role === 'assistant' && value.tool_calls !== undefined && value.tool_calls !== null) {
+    if (!Array.isArray(value.tool_calls))
+      throw invalid(`${param}.tool_calls`, 'expected an array of tool calls');
+    const calls = value.tool_calls.map((c, j) => parseToolCall(c, `${param}.tool_calls[${j}]`));
+    if (calls.length > 0) message.toolCalls = calls;
+  }
+  if (role === 'tool') {
+    if (typeof value.tool_call_id !== 'string' || value.tool_call_id === '') {
+      throw invalid(`${param}.tool_call_id`, 'expected the id of the tool call this message answers');
+    }
+    message.toolCallId = value.tool_call_id;
+    if (typeof value.name === 'string') message.toolName = value.name;
+  }
+  return message;
+}
+
+function parseContent(content: unknown, role: MessageRole, param: string): ChatMessage {
   if (typeof content === 'string') return { role, content };
   if ((content === null || content === undefined) && role === 'assistant') return { role, content: '' };
   if (!Array.isArray(content)) throw invalid(`${param}.content`, 'expected a string or an array of parts');
@@ -170,6 +280,20 @@ function parseMessage(value: unknown, i: number): ChatMessage {
   return images.length ? { role, content: texts.join('\n'), images } : { role, content: texts.join('\n') };
 }
 
+function parseToolCall(value: unknown, param: string): ToolCall {
+  if (!isObject(value) || !isObject(value.function)) {
+    throw invalid(param, 'expected {"id": …, "type": "function", "function": {"name": …, "arguments": "…"}}');
+  }
+  const { id, function: fn } = value;
+  if (typeof id !== 'string' || id === '') throw invalid(`${param}.id`, 'expected the tool call id');
+  if (typeof fn.name !== 'string' || fn.name === '')
+    throw invalid(`${param}.function.name`, 'expected a name');
+  if (typeof fn.arguments !== 'string') {
+    throw invalid(`${param}.function.arguments`, 'expected the arguments as a JSON string');
+  }
+  return { id, name: fn.name, arguments: fn.arguments };
+}
+
 const DATA_URL = /^data:image\/[a-z0-9.+-]+;base64,([A-Za-z0-9+/=\s]+)$/i;
 
 function parseImage(value: unknown, where: string): string {
@@ -183,7 +307,9 @@ function parseImage(value: unknown, where: string): string {
       'only data: URLs with base64 images are supported (the platform fetches nothing)',
     );
   }
-  return match[1].replace(/\s+/g, '');
+  const b64 = match[1].replace(/\s+/g, '');
+  if (!imageTypeOfBase64(b64)) throw invalid(`${where}.image_url`, 'expected a PNG, JPEG, GIF or WebP image');
+  return b64;
 }
 
 function parsePrompt(value: unknown): string {
@@ -251,14 +377,7 @@ function streamOptions(body: Body): OpenAiStreamOptions {
 
 /** Parameters this platform does not implement: refused clearly rather than silently ignored. */
 function rejectUnsupported(body: Body): void {
-  const n = optionalInteger(body, 'n', 1, 128);
-  if (n !== undefined && n !== 1) throw invalid('n', 'only n = 1 is supported');
-  if (body.logprobs === true || (typeof body.logprobs === 'number' && body.logprobs > 0)) {
-    throw invalid('logprobs', 'is not supported');
-  }
-  if (Array.isArray(body.tools) && body.tools.length > 0)
-    throw invalid('tools', 'tool calling is not supported');
   if (Array.isArray(body.functions) && body.functions.length > 0) {
-    throw invalid('functions', 'function calling is not supported');
+    throw invalid('functions', "the deprecated 'functions' parameter is not supported: use 'tools'");
   }
 }

@@ -34,12 +34,12 @@ export async function serveOpenAi(
     const r = await completions.complete(request, principal, abort.signal, { source: dialect.source });
     setLimitHeaders(res, r.rateLimit);
     const shape = request.kind === 'chat' ? chatCompletion : textCompletion;
-    sendJson(res, dialect.wrap(shape(id, created, request.model, r.text, r.finishReason, r.usage)));
+    sendJson(res, dialect.wrap(shape(id, created, request.model, r.choices, r.finishReason, r.usage)));
     return;
   }
   const handle = await completions.run(request, principal, abort.signal, { source: dialect.source });
   setLimitHeaders(res, handle.rateLimit);
-  const chunks = new OpenAiChunks(request.kind, id, created, request.model);
+  const chunks = new OpenAiChunks(request.kind, id, created, request.model, request.n);
   await streamSse(res, handle, chunks, options, abort.signal, dialect.frame);
 }
 
@@ -63,7 +63,7 @@ export async function streamSse(
     for await (const batch of handle.batches()) {
       if (signal.aborted) break;
       let frames = '';
-      for (const chunk of batch) if (chunk.text) frames += frame(chunks.content(chunk.text));
+      for (const chunk of batch) frames += chunks.piece(chunk, frame);
       if (frames.length === 0) continue;
       corkForTick(res);
       if (!res.write(frames)) await drained(res, signal);

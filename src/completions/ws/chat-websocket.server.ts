@@ -86,15 +86,18 @@ export class ChatWebSocketServer implements OnApplicationBootstrap, OnApplicatio
       const created = Math.floor(Date.now() / 1000);
       if (!request.stream) {
         const r = await this.completions.complete(request, principal, signal, { source: 'websocket' });
-        send(JSON.stringify(chatCompletion(id, created, request.model, r.text, r.finishReason, r.usage)));
+        send(JSON.stringify(chatCompletion(id, created, request.model, r.choices, r.finishReason, r.usage)));
         return;
       }
       const handle = await this.completions.run(request, principal, signal, { source: 'websocket' });
-      const chunks = new OpenAiChunks('chat', id, created, request.model);
-      send(unframe(chunks.role()));
+      const chunks = new OpenAiChunks('chat', id, created, request.model, request.n);
+      sendFrames(send, chunks.role());
       for await (const chunk of handle) {
         if (signal.aborted) break;
-        if (chunk.text) send(unframe(chunks.content(chunk.text)));
+        sendFrames(
+          send,
+          chunks.piece(chunk, (sse) => sse),
+        );
       }
       if (signal.aborted) return;
       const result = await handle.finished;
@@ -111,6 +114,12 @@ export class ChatWebSocketServer implements OnApplicationBootstrap, OnApplicatio
 /** SSE frame `data: {json}\n\n` → the JSON alone. */
 function unframe(sse: string): string {
   return sse.slice('data: '.length, -2);
+}
+
+/** Each SSE frame of `frames` as one message (JSON text never holds a raw blank line). */
+function sendFrames(send: (payload: string) => void, frames: string): void {
+  if (frames === '') return;
+  for (const frame of frames.split('\n\n')) if (frame !== '') send(frame.slice('data: '.length));
 }
 
 /** Browsers can't send headers on a WebSocket: accept `?api_key=` as a Bearer key. */

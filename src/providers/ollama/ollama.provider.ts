@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type {
   ChatMessage,
   ChunkBatch,
@@ -6,7 +7,9 @@ import type {
   EmbeddingRequest,
   EmbeddingResult,
   FinishReason,
+  ToolDefinition,
 } from '../../completions/completion.types';
+import { offeredTools } from '../../completions/tools';
 import type { UpstreamHttp } from '../http/upstream-http';
 import { NdjsonParser } from '../http/ndjson';
 import { mapParams } from '../param-table';
@@ -20,6 +23,7 @@ import type {
   OllamaGenerateLine,
   OllamaMessage,
   OllamaModelList,
+  OllamaTool,
 } from './ollama.types';
 
 /**
@@ -31,20 +35,32 @@ export class OllamaProvider implements ProviderAdapter {
 
   constructor(private readonly http: UpstreamHttp) {}
 
+  unsupported(request: CompletionRequest): string | undefined {
+    if ((request.n ?? 1) > 1) return 'n';
+    if (request.logprobs) return 'logprobs';
+    return undefined;
+  }
+
   chat(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChunkBatch> {
-    const body = {
+    const body: Record<string, unknown> = {
       model: request.model,
-      messages: request.messages.map(toOllamaMessage),
+      messages: toOllamaMessages(request.messages),
       stream: request.stream,
       ...this.common(request),
     };
-    return this.stream<OllamaChatLine>(host, '/api/chat', body, signal, (line) => line.message?.content);
+    // Ollama has no tool_choice: 'none' offers no tools, a named choice offers only that one.
+    const tools = offeredTools(request.tools, request.toolChoice);
+    if (tools) body.tools = tools.map(toOllamaTool);
+    return this.stream<OllamaChatLine>(host, '/api/chat', body, signal, chatPieces());
   }
 
   complete(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChunkBatch> {
     const prompt = request.prompt ?? request.messages.map((m) => m.content).join('\n');
     const body = { model: request.model, prompt, stream: request.stream, ...this.common(request) };
-    return this.stream<OllamaGenerateLine>(host, '/api/generate', body, signal, (line) => line.response);
+    return this.stream<OllamaGenerateLine>(host, '/api/generate', body, signal, (line, batch) => {
+      if (line.response) batch.push({ text: line.response });
+      return false;
+    });
   }
 
   async embed(host: ProviderHost, request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
@@ -91,23 +107,25 @@ export class OllamaProvider implements ProviderAdapter {
     path: string,
     body: unknown,
     signal: AbortSignal,
-    textOf: (line: L) => string | undefined,
+    read: LineReader<L>,
   ): AsyncGenerator<ChunkBatch> {
     const res = await this.http.send(host, 'POST', path, body, signal, readOllamaError);
     try {
       // The body read directly, parsed in step (as the OpenAI provider's streams).
       const ndjson = new NdjsonParser<L>();
       const parts = res.body[Symbol.asyncIterator]();
+      let calledTools = false;
       for (let ended = false; !ended;) {
         const next = await parts.next();
         ended = next.done === true;
         const batch: CompletionChunk[] = [];
         for (const line of ended ? ndjson.end() : ndjson.push(next.value as Buffer | string)) {
           if (line.error) throw new UpstreamError('protocol', `Host error: ${line.error}`);
-          const text = textOf(line);
-          if (text) batch.push({ text });
+          if (read(line, batch)) calledTools = true;
           if (line.done) {
-            batch.push({ finishReason: toFinishReason(line.done_reason), usage: toUsage(line) });
+            // Ollama ends a turn that called tools with done_reason "stop".
+            const finishReason = calledTools ? 'tool_calls' : toFinishReason(line.done_reason);
+            batch.push({ finishReason, usage: toUsage(line) });
             yield batch;
             return;
           }
@@ -123,10 +141,77 @@ export class OllamaProvider implements ProviderAdapter {
   }
 }
 
-function toOllamaMessage(message: ChatMessage): OllamaMessage {
-  const wire: OllamaMessage = { role: message.role, content: message.content };
-  if (message.images?.length) wire.images = message.images;
-  return wire;
+/** Adds a line's output to the batch; true when it called a tool. */
+type LineReader<L> = (line: L, batch: CompletionChunk[]) => boolean;
+
+/**
+ * /api/chat lines: text, and tool calls, each of which Ollama sends whole (arguments as an
+ * object, an id only from newer builds). They become OpenAI-style calls: numbered in order, an
+ * id (`call_…`, Ollama's own when it sent one), arguments as JSON text.
+ */
+function chatPieces(): LineReader<OllamaChatLine> {
+  let calls = 0;
+  return (line, batch) => {
+    const message = line.message;
+    if (!message) return false;
+    if (message.content) batch.push({ text: message.content });
+    if (!message.tool_calls?.length) return false;
+    batch.push({
+      toolCalls: message.tool_calls.map((call) => ({
+        index: calls++,
+        id: call.id || toolCallId(),
+        name: call.function.name,
+        arguments: JSON.stringify(call.function.arguments ?? {}),
+      })),
+    });
+    return true;
+  };
+}
+
+function toolCallId(): string {
+  return `call_${randomUUID().replace(/-/g, '').slice(0, 24)}`;
+}
+
+function toOllamaTool(tool: ToolDefinition): OllamaTool {
+  const fn: OllamaTool['function'] = { name: tool.name, parameters: tool.parameters ?? { type: 'object' } };
+  if (tool.description !== undefined) fn.description = tool.description;
+  return { type: 'function', function: fn };
+}
+
+/** Tool calls with their arguments as objects; tool results with the name of the tool that made them. */
+function toOllamaMessages(messages: ChatMessage[]): OllamaMessage[] {
+  const names = new Map<string, string>();
+  return messages.map((message) => {
+    const wire: OllamaMessage = { role: message.role, content: message.content };
+    if (message.images?.length) wire.images = message.images;
+    if (message.toolCalls?.length) {
+      wire.tool_calls = message.toolCalls.map((call, index) => {
+        names.set(call.id, call.name);
+        return {
+          id: call.id,
+          function: { index, name: call.name, arguments: argumentsObject(call.arguments) },
+        };
+      });
+    }
+    if (message.toolCallId !== undefined) {
+      const name = message.toolName ?? names.get(message.toolCallId);
+      if (name !== undefined) wire.tool_name = name;
+      wire.tool_call_id = message.toolCallId;
+    }
+    return wire;
+  });
+}
+
+/** Ollama reads arguments as a JSON object; text that is not one is passed as {} (the model wrote it). */
+function argumentsObject(text: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {};
+  } catch {
+    return {};
+  }
 }
 
 /** JSON mode is `format: "json"`; a JSON schema is passed as `format` itself. */

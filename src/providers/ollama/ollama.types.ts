@@ -3,6 +3,21 @@ export interface OllamaMessage {
   role: string;
   content: string;
   images?: string[];
+  tool_calls?: OllamaToolCall[];
+  /** A tool result: the tool that produced it. */
+  tool_name?: string;
+  tool_call_id?: string;
+}
+
+/** A whole tool call; `id` only from newer builds, `index` omitted by older ones. */
+export interface OllamaToolCall {
+  id?: string;
+  function: { index?: number; name: string; arguments?: Record<string, unknown> };
+}
+
+export interface OllamaTool {
+  type: 'function';
+  function: { name: string; description?: string; parameters: Record<string, unknown> };
 }
 
 /** Common to every /api/chat and /api/generate stream line; the final one has `done: true`. */
@@ -17,7 +32,7 @@ interface OllamaStreamLine {
 }
 
 export interface OllamaChatLine extends OllamaStreamLine {
-  message?: { role: string; content: string };
+  message?: { role: string; content: string; tool_calls?: OllamaToolCall[] };
 }
 
 export interface OllamaGenerateLine extends OllamaStreamLine {

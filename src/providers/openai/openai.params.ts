@@ -8,4 +8,5 @@ export const OPENAI_PARAMS: ParamTable = [
   { from: 'seed', name: 'seed', integer: true },
   { from: 'frequencyPenalty', name: 'frequency_penalty', min: -2, max: 2 },
   { from: 'presencePenalty', name: 'presence_penalty', min: -2, max: 2 },
+  { from: 'n', name: 'n', min: 1, max: 128, integer: true },
 ];

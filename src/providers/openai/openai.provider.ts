@@ -6,7 +6,9 @@ import type {
   EmbeddingRequest,
   EmbeddingResult,
   FinishReason,
+  ToolCallDelta,
 } from '../../completions/completion.types';
+import { imageTypeOfBase64 } from '../../completions/image-type';
 import type { UpstreamHttp } from '../http/upstream-http';
 import { SSE_DONE, SseJsonParser } from '../http/sse';
 import { mapParams } from '../param-table';
@@ -32,18 +34,28 @@ export class OpenAIProvider implements ProviderAdapter {
 
   constructor(private readonly http: UpstreamHttp) {}
 
+  unsupported(): string | undefined {
+    return undefined;
+  }
+
   chat(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChunkBatch> {
-    const body = {
+    const body: Record<string, unknown> = {
       model: request.model,
       messages: request.messages.map(toOpenAIMessage),
       ...common(request),
+      ...tooling(request),
     };
+    if (request.logprobs) {
+      body.logprobs = true;
+      if (request.topLogprobs !== undefined) body.top_logprobs = request.topLogprobs;
+    }
     return this.answer(host, '/chat/completions', body, request.stream, signal);
   }
 
   complete(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChunkBatch> {
     const prompt = request.prompt ?? request.messages.map((m) => m.content).join('\n');
-    const body = { model: request.model, prompt, ...common(request) };
+    const body: Record<string, unknown> = { model: request.model, prompt, ...common(request) };
+    if (request.logprobs) body.logprobs = request.topLogprobs ?? 0;
     return this.answer(host, '/completions', body, request.stream, signal);
   }
 
@@ -106,17 +118,35 @@ export class OpenAIProvider implements ProviderAdapter {
       signal,
       readOpenAIError,
     );
-    const choice = res.choices?.[0];
-    if (!choice) throw new UpstreamError('protocol', 'No choices in the answer');
-    const text = choice.message?.content ?? choice.text;
-    const finishReason = toFinishReason(choice.finish_reason ?? 'stop');
-    const last: CompletionChunk = res.usage
-      ? {
-          finishReason,
-          usage: { inputTokens: res.usage.prompt_tokens, outputTokens: res.usage.completion_tokens ?? 0 },
-        }
-      : { finishReason };
-    yield text ? [{ text }, last] : [last];
+    const choices = res.choices;
+    if (!choices?.length) throw new UpstreamError('protocol', 'No choices in the answer');
+    const batch: CompletionChunk[] = [];
+    for (const choice of choices) {
+      const index = choice.index ?? 0;
+      const piece: CompletionChunk = index === 0 ? {} : { choice: index };
+      const text = choice.message?.content ?? choice.text;
+      if (text) piece.text = text;
+      const calls = choice.message?.tool_calls;
+      if (calls?.length) {
+        piece.toolCalls = calls.map((c, i) => ({
+          index: i,
+          id: c.id,
+          name: c.function.name,
+          arguments: c.function.arguments,
+        }));
+      }
+      if (choice.logprobs) piece.logprobs = choice.logprobs;
+      piece.finishReason = toFinishReason(choice.finish_reason ?? 'stop');
+      batch.push(piece);
+    }
+    // The usage (of all choices) rides on the last chunk, as a stream ends.
+    if (res.usage) {
+      batch[batch.length - 1]!.usage = {
+        inputTokens: res.usage.prompt_tokens,
+        outputTokens: res.usage.completion_tokens ?? 0,
+      };
+    }
+    yield batch;
   }
 
   private async *stream(
@@ -143,10 +173,24 @@ export class OpenAIProvider implements ProviderAdapter {
           }
           if (event.error)
             throw new UpstreamError('protocol', `Host error: ${event.error.message ?? 'unknown'}`);
-          const choice = event.choices?.[0];
-          const text = choice?.delta?.content ?? choice?.text;
-          if (text) batch.push({ text });
-          if (choice?.finish_reason) finishReason = toFinishReason(choice.finish_reason);
+          const choices = event.choices;
+          if (choices?.length === 1 && (choices[0]!.index ?? 0) === 0 && !choices[0]!.delta?.tool_calls) {
+            // The common case: one choice's text (read without JSON.parse when plain, see contentChunk).
+            const choice = choices[0]!;
+            const text = choice.delta?.content ?? choice.text;
+            if (choice.logprobs)
+              batch.push(text ? { text, logprobs: choice.logprobs } : { logprobs: choice.logprobs });
+            else if (text) batch.push({ text });
+            if (choice.finish_reason) finishReason = toFinishReason(choice.finish_reason);
+          } else if (choices?.length) {
+            for (const choice of choices) {
+              const piece = streamedPiece(choice);
+              if (piece) batch.push(piece);
+              // Choice 0's reason ends the answer; the others' ride on their own chunks.
+              if (choice.finish_reason && (choice.index ?? 0) === 0)
+                finishReason = toFinishReason(choice.finish_reason);
+            }
+          }
           if (event.usage)
             usage = {
               inputTokens: event.usage.prompt_tokens,
@@ -184,12 +228,73 @@ function common(request: CompletionRequest): Record<string, unknown> {
   return body;
 }
 
+type StreamedChoice = NonNullable<OpenAIStreamChunk['choices']>[number];
+
+/** A streamed choice with tool-call pieces or of another index than 0, relayed piece by piece. */
+function streamedPiece(choice: StreamedChoice): CompletionChunk | undefined {
+  const index = choice.index ?? 0;
+  const piece: CompletionChunk = index === 0 ? {} : { choice: index };
+  const text = choice.delta?.content ?? choice.text;
+  if (text) piece.text = text;
+  const calls = choice.delta?.tool_calls;
+  if (calls?.length) {
+    piece.toolCalls = calls.map((c, i) => {
+      const delta: ToolCallDelta = { index: c.index ?? i };
+      if (c.id) delta.id = c.id;
+      if (c.function?.name) delta.name = c.function.name;
+      if (c.function?.arguments) delta.arguments = c.function.arguments;
+      return delta;
+    });
+  }
+  if (choice.logprobs) piece.logprobs = choice.logprobs;
+  // Other choices' ends travel with them; choice 0's end is the stream's (see the reader).
+  if (index !== 0 && choice.finish_reason) piece.finishReason = toFinishReason(choice.finish_reason);
+  return piece.text || piece.toolCalls || piece.logprobs || piece.finishReason ? piece : undefined;
+}
+
+/** tools, tool_choice and parallel_tool_calls in OpenAI's wire shape. */
+function tooling(request: CompletionRequest): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  if (request.tools?.length) {
+    body.tools = request.tools.map((tool) => ({
+      type: 'function',
+      function: {
+        name: tool.name,
+        ...(tool.description !== undefined ? { description: tool.description } : {}),
+        ...(tool.parameters !== undefined ? { parameters: tool.parameters } : {}),
+        ...(tool.strict !== undefined ? { strict: tool.strict } : {}),
+      },
+    }));
+  }
+  const choice = request.toolChoice;
+  if (choice !== undefined) {
+    body.tool_choice =
+      typeof choice === 'object' ? { type: 'function', function: { name: choice.name } } : choice;
+  }
+  if (request.parallelToolCalls !== undefined) body.parallel_tool_calls = request.parallelToolCalls;
+  return body;
+}
+
 /** Hosts are registered with or without the `/v1` root (`http://gpu:8000` or `https://api.openai.com/v1`). */
 function v1(host: ProviderHost, path: string): string {
   return /\/v1\/?$/.test(host.baseUrl) ? path : `/v1${path}`;
 }
 
 function toOpenAIMessage(message: ChatMessage): OpenAIMessage {
+  if (message.toolCalls?.length) {
+    return {
+      role: message.role,
+      content: message.content === '' ? null : message.content,
+      tool_calls: message.toolCalls.map((c) => ({
+        id: c.id,
+        type: 'function',
+        function: { name: c.name, arguments: c.arguments },
+      })),
+    };
+  }
+  if (message.toolCallId !== undefined) {
+    return { role: message.role, content: message.content, tool_call_id: message.toolCallId };
+  }
   if (!message.images?.length) return { role: message.role, content: message.content };
   return {
     role: message.role,
@@ -197,18 +302,10 @@ function toOpenAIMessage(message: ChatMessage): OpenAIMessage {
       { type: 'text', text: message.content },
       ...message.images.map((b64) => ({
         type: 'image_url' as const,
-        image_url: { url: `data:${imageMime(b64)};base64,${b64}` },
+        image_url: { url: `data:${imageTypeOfBase64(b64) ?? 'image/jpeg'};base64,${b64}` },
       })),
     ],
   };
-}
-
-/** The image type from base64 magic bytes (data URLs need one); JPEG when unknown. */
-function imageMime(b64: string): string {
-  if (b64.startsWith('iVBOR')) return 'image/png';
-  if (b64.startsWith('R0lG')) return 'image/gif';
-  if (b64.startsWith('UklG')) return 'image/webp';
-  return 'image/jpeg';
 }
 
 function toFinishReason(reason: string): FinishReason {

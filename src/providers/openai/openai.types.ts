@@ -4,7 +4,23 @@ export type OpenAIContentPart =
 
 export interface OpenAIMessage {
   role: string;
-  content: string | OpenAIContentPart[];
+  content: string | OpenAIContentPart[] | null;
+  tool_calls?: OpenAIToolCall[];
+  tool_call_id?: string;
+}
+
+export interface OpenAIToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** A streamed piece of a tool call: id, type and name come with the first piece of each call. */
+export interface OpenAIToolCallDelta {
+  index?: number;
+  id?: string;
+  type?: string;
+  function?: { name?: string; arguments?: string };
 }
 
 export interface OpenAIUsage {
@@ -20,8 +36,9 @@ export interface OpenAIStreamChunk {
   choices?:
     | {
         index: number;
-        delta?: { role?: string; content?: string | null };
+        delta?: { role?: string; content?: string | null; tool_calls?: OpenAIToolCallDelta[] | null };
         text?: string;
+        logprobs?: unknown;
         finish_reason?: string | null;
       }[]
     | null;
@@ -33,8 +50,9 @@ export interface OpenAIStreamChunk {
 export interface OpenAICompletion {
   choices?: {
     index: number;
-    message?: { role?: string; content?: string | null };
+    message?: { role?: string; content?: string | null; tool_calls?: OpenAIToolCall[] | null };
     text?: string;
+    logprobs?: unknown;
     finish_reason?: string | null;
   }[];
   usage?: OpenAIUsage | null;
