@@ -1,7 +1,7 @@
 import OpenAI from 'openai';
 import { WebSocket } from 'ws';
 import { FakeHost, startFakeOllama } from '../fakes';
-import { addHost, fundedUser } from '../support/platform';
+import { addHost, balanceOf, fundedUser, ledgerSum } from '../support/platform';
 import { startTestApp, TestApp } from '../support/test-app';
 
 describe('compatibility surfaces: serverless (002), LLM API (001), WebSocket (003)', () => {
@@ -125,6 +125,27 @@ describe('compatibility surfaces: serverless (002), LLM API (001), WebSocket (00
       expect(sent.model).toBe('llava');
       const messages = sent.messages as { images?: string[] }[];
       expect(messages[0]?.images?.[0]).toBe(png.toString('base64'));
+    });
+
+    it('refuses a text file named fake.png by its bytes (422), and bills nothing', async () => {
+      const payer = await fundedUser(t, 1_000_000n);
+      const seen = host.requests.length;
+      for (const route of ['completion', 'stream']) {
+        const form = new FormData();
+        form.append('image', new Blob(['just some text, not an image'], { type: 'image/png' }), 'fake.png');
+        form.append('prompt', 'What is in this image?');
+        const res = await fetch(`${t.url}/image_model/chat/${route}`, {
+          method: 'POST',
+          headers: { 'X-API-Key': payer.key },
+          body: form,
+        });
+        expect(res.status).toBe(422);
+        const detail = ((await res.json()) as { detail: { loc: string[] }[] }).detail;
+        expect(detail[0]?.loc).toEqual(['body', 'image']);
+      }
+      expect(host.requests.length).toBe(seen);
+      expect(await balanceOf(t, payer.userId)).toBe(1_000_000n);
+      expect(await ledgerSum(t, payer.userId)).toBe(1_000_000n);
     });
 
     it('answers errors as {"detail": …}: 401 missing key, 403 wrong key, 422 bad parameter', async () => {
