@@ -390,7 +390,9 @@ describe('tool calling through the real client libraries', () => {
       headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${user.key}` },
       body: JSON.stringify({ ...body, stream: true }),
     });
-    const events = (await streamed.text()).split('\n\n').filter((e) => e.startsWith('event:messages\ndata:{'));
+    const events = (await streamed.text())
+      .split('\n\n')
+      .filter((e) => e.startsWith('event:messages\ndata:{'));
     const chunks = events.map(
       (e) => JSON.parse(e.slice('event:messages\ndata:'.length)) as Record<string, unknown>,
     );
