@@ -10,7 +10,47 @@ export class ChatMessageDoc {
       'A string, or parts: {"type":"text","text"} and {"type":"image_url","image_url":{"url":"data:image/png;base64,…"}}',
     oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'object' } }],
   })
-  content: string | object[];
+  content: string | object[] | null;
+
+  @ApiPropertyOptional({
+    description: 'Assistant messages: the tool calls it made',
+    example: [
+      {
+        id: 'call_abc123',
+        type: 'function',
+        function: { name: 'get_weather', arguments: '{"city":"Paris"}' },
+      },
+    ],
+  })
+  tool_calls?: object[];
+
+  @ApiPropertyOptional({ description: 'Tool messages: the id of the call this result answers' })
+  tool_call_id?: string;
+}
+
+export class FunctionDoc {
+  @ApiProperty({ example: 'get_weather', pattern: '^[a-zA-Z0-9_-]{1,64}$' })
+  name: string;
+
+  @ApiPropertyOptional({ example: 'The weather now in a city' })
+  description?: string;
+
+  @ApiPropertyOptional({
+    description: 'JSON schema of the arguments',
+    example: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+  })
+  parameters?: object;
+
+  @ApiPropertyOptional()
+  strict?: boolean;
+}
+
+export class ToolDoc {
+  @ApiProperty({ enum: ['function'] })
+  type: 'function';
+
+  @ApiProperty({ type: FunctionDoc })
+  function: FunctionDoc;
 }
 
 class SamplingDoc {
@@ -50,7 +90,10 @@ class SamplingDoc {
   @ApiPropertyOptional({ description: 'End-user id' })
   user?: string;
 
-  @ApiPropertyOptional({ description: 'Only 1 is supported', default: 1 })
+  @ApiPropertyOptional({
+    description: 'Choices to generate; more than 1 only on models served by OpenAI-protocol hosts',
+    default: 1,
+  })
   n?: number;
 }
 
@@ -66,6 +109,24 @@ export class ChatCompletionBody extends SamplingDoc {
       '{"type":"text"} | {"type":"json_object"} | {"type":"json_schema","json_schema":{"name","schema"}}',
   })
   response_format?: object;
+
+  @ApiPropertyOptional({ type: [ToolDoc], maxItems: 128 })
+  tools?: ToolDoc[];
+
+  @ApiPropertyOptional({
+    description: '"auto" | "none" | "required" | {"type":"function","function":{"name"}}',
+    example: 'auto',
+  })
+  tool_choice?: string | object;
+
+  @ApiPropertyOptional()
+  parallel_tool_calls?: boolean;
+
+  @ApiPropertyOptional({ description: 'Log probabilities of the output tokens (OpenAI-protocol hosts)' })
+  logprobs?: boolean;
+
+  @ApiPropertyOptional({ minimum: 0, maximum: 20 })
+  top_logprobs?: number;
 }
 
 export class TextCompletionBody extends SamplingDoc {
