@@ -58,7 +58,7 @@ describe('completion billing path: reserve beside dispatch, settle after the ans
             message: expect.stringMatching(/credit/i),
             type: expect.any(String),
             param: null,
-            code: 'insufficient_credits',
+            code: 'insufficient_quota',
           },
         },
       });
