@@ -72,12 +72,38 @@ export function render(surface: ApiSurface, error: ApiError): Rendered {
       };
     case 'llmapi':
       return renderLlmApi(error);
+    case 'anthropic':
+      return renderAnthropic(error);
+    case 'ollama':
+      // Ollama's own shape: {"error": "…"}; an unknown model is its 404.
+      if (error.code === 'model_pricing_not_found') {
+        return { status: 404, body: { error: error.message } };
+      }
+      return { status: error.status, body: { error: error.message } };
     default:
       return {
         status: error.status,
         body: { statusCode: error.status, message: error.message, error: error.code },
       };
   }
+}
+
+/** Anthropic's error types by status; 529 is its "overloaded", which its SDK retries. */
+const ANTHROPIC_TYPES: Record<number, string> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  402: 'billing_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  413: 'request_too_large',
+  429: 'rate_limit_error',
+  529: 'overloaded_error',
+};
+
+function renderAnthropic(error: ApiError): Rendered {
+  const status = error.code === 'no_available_hosts' ? 529 : error.status;
+  const type = ANTHROPIC_TYPES[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
+  return { status, body: { type: 'error', error: { type, message: error.message } } };
 }
 
 /** Seed 001 (FastAPI): `{"detail": …}`, 401 for a missing key, 403 for a wrong one. */

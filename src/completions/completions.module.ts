@@ -4,17 +4,28 @@ import { BillingModule } from '../billing/billing.module';
 import { HostsModule } from '../hosts/hosts.module';
 import { ModelsModule } from '../models/models.module';
 import { RateLimitModule } from '../ratelimit/rate-limit.module';
+import { MessagesController } from './anthropic/messages.controller';
 import { CompletionsService } from './completions.service';
 import { LlmApiController } from './llmapi/llmapi.controller';
 import { NativeCompletionsController } from './native/native-completions.controller';
+import { OllamaApiController } from './ollama-api/ollama-api.controller';
 import { OpenAiController } from './openai/openai.controller';
+import { ResponsesController } from './responses/responses.controller';
 import { ServerlessController } from './serverless/serverless.controller';
 import { UsageRecordService } from './usage-record.service';
 import { ChatWebSocketServer } from './ws/chat-websocket.server';
 
 @Module({
   imports: [AuthModule, BillingModule, HostsModule, ModelsModule, RateLimitModule],
-  controllers: [NativeCompletionsController, OpenAiController, ServerlessController, LlmApiController],
+  controllers: [
+    NativeCompletionsController,
+    OpenAiController,
+    ResponsesController,
+    MessagesController,
+    OllamaApiController,
+    ServerlessController,
+    LlmApiController,
+  ],
   providers: [CompletionsService, UsageRecordService, ChatWebSocketServer],
   exports: [CompletionsService],
 })

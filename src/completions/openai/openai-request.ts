@@ -226,7 +226,7 @@ function textLogprobs(body: Body): Partial<CompletionRequest> {
   return out;
 }
 
-function requireModel(body: Body): string {
+export function requireModel(body: Body): string {
   const model = body.model;
   if (typeof model !== 'string' || model.trim() === '' || model.length > 200) {
     throw invalid('model', 'expected the model name');
@@ -296,7 +296,7 @@ function parseToolCall(value: unknown, param: string): ToolCall {
 
 const DATA_URL = /^data:image\/[a-z0-9.+-]+;base64,([A-Za-z0-9+/=\s]+)$/i;
 
-function parseImage(value: unknown, where: string): string {
+export function parseImage(value: unknown, where: string): string {
   const url = isObject(value) ? value.url : value;
   if (typeof url !== 'string')
     throw invalid(`${where}.image_url`, 'expected {"url": "data:image/...;base64,..."}');

@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../../auth/principal';
-import { ApiError } from '../../common/api-error';
+import type { ApiError } from '../../common/api-error';
 import { rateLimitHeaders, RateLimitState } from '../../ratelimit/rate-limit.service';
-import type { CompletionRequest } from '../completion.types';
-import { CompletionHandle, CompletionsService } from '../completions.service';
-import { abortOnDisconnect, corkForTick, drained, sendJson, setHeaders } from '../http-stream';
+import type { CompletionChunk, CompletionRequest } from '../completion.types';
+import type { CompletionHandle, CompletionsService, RunOutcome } from '../completions.service';
+import { SSE_HEADERS, StreamFormat, writeStream } from '../stream-writer';
+import { abortOnDisconnect, sendJson, setHeaders } from '../http-stream';
 import { chatCompletion, completionId, OpenAiChunks, textCompletion } from './openai-format';
 import type { OpenAiStreamOptions } from './openai-request';
 
@@ -44,7 +45,7 @@ export async function serveOpenAi(
 }
 
 /** SSE: a role chunk, content chunks, a finish chunk, optionally a usage chunk, then [DONE]. */
-export async function streamSse(
+export function streamSse(
   res: ServerResponse,
   handle: CompletionHandle,
   chunks: OpenAiChunks,
@@ -52,44 +53,38 @@ export async function streamSse(
   signal: AbortSignal,
   frame: (data: string) => string,
 ): Promise<void> {
-  res.statusCode = 200;
-  setHeaders(res, SSE_HEADERS);
-  // Frames written in one tick leave in one socket write.
-  corkForTick(res);
-  const role = chunks.role();
-  if (role) res.write(frame(role));
-  try {
-    // One host read at a time: its texts are framed and written as one piece, then backpressure.
-    for await (const batch of handle.batches()) {
-      if (signal.aborted) break;
-      let frames = '';
-      for (const chunk of batch) frames += chunks.piece(chunk, frame);
-      if (frames.length === 0) continue;
-      corkForTick(res);
-      if (!res.write(frames)) await drained(res, signal);
-    }
-    if (!signal.aborted) {
-      const result = await handle.finished;
-      corkForTick(res);
-      res.write(frame(chunks.finish(result.finishReason)));
-      if (options.includeUsage) res.write(frame(chunks.usage(result.usage)));
-      res.write(frame(chunks.done()));
-    }
-  } catch (error) {
-    const e = error instanceof ApiError ? error : new ApiError('upstream_error');
-    corkForTick(res);
-    res.write(frame(chunks.error(e.message, e.code)));
+  return writeStream(res, handle, new OpenAiSse(chunks, options, frame), signal);
+}
+
+class OpenAiSse implements StreamFormat {
+  readonly headers = SSE_HEADERS;
+
+  constructor(
+    private readonly chunks: OpenAiChunks,
+    private readonly options: OpenAiStreamOptions,
+    private readonly frame: (data: string) => string,
+  ) {}
+
+  open(): string {
+    const role = this.chunks.role();
+    return role ? this.frame(role) : '';
   }
-  res.end();
+
+  piece(chunk: CompletionChunk): string {
+    return this.chunks.piece(chunk, this.frame);
+  }
+
+  close(outcome: RunOutcome): string {
+    let frames = this.frame(this.chunks.finish(outcome.finishReason));
+    if (this.options.includeUsage) frames += this.frame(this.chunks.usage(outcome.usage));
+    return frames + this.frame(this.chunks.done());
+  }
+
+  fail(error: ApiError): string {
+    return this.frame(this.chunks.error(error.message, error.code));
+  }
 }
 
 export function setLimitHeaders(res: ServerResponse, state: RateLimitState | undefined): void {
   if (state) setHeaders(res, rateLimitHeaders(state));
 }
-
-const SSE_HEADERS = {
-  'Content-Type': 'text/event-stream; charset=utf-8',
-  'Cache-Control': 'no-cache',
-  Connection: 'keep-alive',
-  'X-Accel-Buffering': 'no',
-};

@@ -1,0 +1,82 @@
+import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import {
+  ApiBody,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { CurrentPrincipal } from '../../auth/auth.decorators';
+import type { Principal } from '../../auth/principal';
+import { inputCharacters } from '../../billing/pricing';
+import { ModelsService } from '../../models/models.service';
+import { CompletionsService } from '../completions.service';
+import { abortOnDisconnect, sendJson } from '../http-stream';
+import { setLimitHeaders } from '../openai/openai-serve';
+import { writeStream } from '../stream-writer';
+import { CountTokensDoc, MessageDoc, MessagesBody } from './messages.dto';
+import { messageId, messageObject, MessagesStream } from './messages-format';
+import { parseMessages } from './messages-request';
+
+/** Anthropic's Messages API (the @anthropic-ai/sdk, Claude Code and apps built on it). */
+@ApiTags('anthropic')
+@ApiSecurity('x-api-key')
+@ApiHeader({ name: 'anthropic-version', required: false, description: 'Accepted, any value' })
+@Controller('v1/messages')
+export class MessagesController {
+  constructor(
+    private readonly completions: CompletionsService,
+    private readonly models: ModelsService,
+  ) {}
+
+  @Post()
+  @HttpCode(200)
+  @ApiOperation({
+    summary: "Create a message (JSON, or Anthropic's SSE events with stream: true)",
+    description:
+      'system, messages with text / image (base64) / tool_use / tool_result blocks, tools, tool_choice, ' +
+      'max_tokens (required), stop_sequences. Billed as every completion; errors are ' +
+      '{"type":"error","error":{"type","message"}}.',
+  })
+  @ApiBody({ type: MessagesBody })
+  @ApiProduces('application/json', 'text/event-stream')
+  @ApiOkResponse({ type: MessageDoc })
+  async create(
+    @Body() body: unknown,
+    @CurrentPrincipal() principal: Principal,
+    @Req() req: IncomingMessage,
+    @Res() res: ServerResponse,
+  ): Promise<void> {
+    const request = parseMessages(body);
+    const abort = abortOnDisconnect(req, res);
+    const id = messageId();
+    if (!request.stream) {
+      const r = await this.completions.complete(request, principal, abort.signal, { source: 'anthropic' });
+      setLimitHeaders(res, r.rateLimit);
+      sendJson(res, messageObject(id, request.model, r.choices[0]!, r.finishReason, r.usage));
+      return;
+    }
+    const handle = await this.completions.run(request, principal, abort.signal, { source: 'anthropic' });
+    setLimitHeaders(res, handle.rateLimit);
+    await writeStream(res, handle, new MessagesStream(id, request.model), abort.signal);
+  }
+
+  @Post('count_tokens')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: "Count a request's input tokens as the platform bills them",
+    description:
+      "The platform's own measure (the reservation's input): characters of the user messages and tool " +
+      'results, plus each tool definition. Nothing is billed.',
+  })
+  @ApiBody({ type: MessagesBody })
+  @ApiOkResponse({ type: CountTokensDoc })
+  async countTokens(@Body() body: unknown, @CurrentPrincipal() principal: Principal) {
+    const request = parseMessages(body, true);
+    await this.models.assertUsable(request.model, principal);
+    return { input_tokens: inputCharacters(request.messages, request.tools) };
+  }
+}
