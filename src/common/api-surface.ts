@@ -3,14 +3,7 @@
  * errors raised before routing (bad JSON, unknown routes, auth) are formatted like the rest.
  */
 export type ApiSurface =
-  | 'native'
-  | 'openai'
-  | 'serverless'
-  | 'llmapi'
-  | 'anthropic'
-  | 'ollama'
-  | 'admin'
-  | 'ops';
+  'native' | 'openai' | 'serverless' | 'llmapi' | 'anthropic' | 'ollama' | 'admin' | 'ops';
 
 /** Ollama's API paths (seed 000's /api/v1/... keeps its own surface). */
 const OLLAMA_PATHS = new Set([
