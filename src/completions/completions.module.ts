@@ -11,6 +11,8 @@ import { NativeCompletionsController } from './native/native-completions.control
 import { OllamaApiController } from './ollama-api/ollama-api.controller';
 import { OpenAiController } from './openai/openai.controller';
 import { ResponsesController } from './responses/responses.controller';
+import { ResponsesService } from './responses/responses.service';
+import { ResponsesStore } from './responses/responses.store';
 import { ServerlessController } from './serverless/serverless.controller';
 import { UsageRecordService } from './usage-record.service';
 import { ChatWebSocketServer } from './ws/chat-websocket.server';
@@ -26,7 +28,7 @@ import { ChatWebSocketServer } from './ws/chat-websocket.server';
     ServerlessController,
     LlmApiController,
   ],
-  providers: [CompletionsService, UsageRecordService, ChatWebSocketServer],
+  providers: [CompletionsService, UsageRecordService, ChatWebSocketServer, ResponsesService, ResponsesStore],
   exports: [CompletionsService],
 })
 export class CompletionsModule {}

@@ -11,6 +11,8 @@ export interface StreamFormat {
   open(): string;
   /** The frames of one chunk ('' for none). */
   piece(chunk: CompletionChunk): string;
+  /** Work before the last frames (a dialect that stores its answer), once the outcome is known. */
+  beforeClose?(outcome: RunOutcome): Promise<void>;
   /** Frames after the last chunk, once the answer's outcome is known. */
   close(outcome: RunOutcome): string;
   /** The host broke off after the status line went out: the dialect's in-stream error. */
@@ -52,6 +54,7 @@ export async function writeStream(
     }
     if (!signal.aborted) {
       const outcome = await handle.finished;
+      if (format.beforeClose) await format.beforeClose(outcome);
       corkForTick(res);
       res.write(format.close(outcome));
     }

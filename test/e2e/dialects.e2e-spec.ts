@@ -204,6 +204,98 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
     });
   });
 
+  describe('stored responses: previous_response_id, item_reference, retrieve, delete', () => {
+    it('a follow-up names the previous response and the host gets the whole conversation', async () => {
+      const first = await openai().responses.create({
+        model: 'llama3.1',
+        instructions: 'Be brief.',
+        input: 'My name is Ada',
+      });
+      expect((first as unknown as { store: boolean }).store).toBe(true);
+      const second = await openai().responses.create({
+        model: 'llama3.1',
+        previous_response_id: first.id,
+        input: 'What is my name?',
+      });
+      expect(second.previous_response_id).toBe(first.id);
+      // The instructions are not carried over (OpenAI's rule); the turns are.
+      expect(lastChat(ollamaHost).messages).toEqual([
+        { role: 'user', content: 'My name is Ada' },
+        { role: 'assistant', content: first.output_text },
+        { role: 'user', content: 'What is my name?' },
+      ]);
+
+      const streamed = await openai()
+        .responses.stream({ model: 'qwen-tools', input: 'Remember 42' })
+        .finalResponse();
+      const third = await openai().responses.create({
+        model: 'qwen-tools',
+        previous_response_id: streamed.id,
+        input: 'Which number?',
+      });
+      expect(third.status).toBe('completed');
+      expect((lastChat(openaiHost).messages as unknown[]).length).toBe(3);
+    });
+
+    it('retrieve and delete a stored response; another user sees none of it; store: false keeps nothing', async () => {
+      const kept = await openai().responses.create({ model: 'llama3.1', input: 'keep me' });
+      const retrieved = await openai().responses.retrieve(kept.id);
+      expect(retrieved.output_text).toBe(kept.output_text);
+      expect(retrieved.id).toBe(kept.id);
+
+      const other = await fundedUser(t, 1_000_000n);
+      const otherClient = new OpenAI({ apiKey: other.key, baseURL: `${t.url}/v1`, maxRetries: 0 });
+      await expect(otherClient.responses.retrieve(kept.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+      const borrowed = await otherClient.responses
+        .create({ model: 'llama3.1', previous_response_id: kept.id, input: 'x' })
+        .catch((e: unknown) => e);
+      expect((borrowed as InstanceType<typeof OpenAI.APIError>).status).toBe(400);
+      expect(await balanceOf(t, other.userId)).toBe(1_000_000n);
+      const referenced = await otherClient.responses
+        .create({ model: 'llama3.1', input: [{ type: 'item_reference', id: kept.output[0]!.id! }] })
+        .catch((e: unknown) => e);
+      expect((referenced as InstanceType<typeof OpenAI.APIError>).status).toBe(400);
+
+      const deleted = await openai().responses.delete(kept.id);
+      expect(deleted as unknown).toMatchObject({ id: kept.id, deleted: true });
+      await expect(openai().responses.retrieve(kept.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+
+      const unstored = await openai().responses.create({
+        model: 'llama3.1',
+        input: 'forget me',
+        store: false,
+      });
+      expect((unstored as unknown as { store: boolean }).store).toBe(false);
+      await expect(openai().responses.retrieve(unstored.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    });
+
+    it('the Vercel AI SDK continues a conversation with item_reference to the stored assistant turn', async () => {
+      const provider = createOpenAI({ baseURL: `${t.url}/v1`, apiKey: user.key });
+      const first = await generateText({
+        model: provider('llama3.1'),
+        prompt: 'My name is Ada',
+        maxRetries: 0,
+      });
+      await generateText({
+        model: provider('llama3.1'),
+        messages: [
+          { role: 'user', content: 'My name is Ada' },
+          ...first.response.messages,
+          { role: 'user', content: 'What is my name?' },
+        ],
+        maxRetries: 0,
+      });
+      const sent = ollamaHost.requests[ollamaHost.requests.length - 1]!;
+      expect(sent.body).toMatchObject({
+        messages: [
+          { role: 'user', content: 'My name is Ada' },
+          { role: 'assistant', content: first.text },
+          { role: 'user', content: 'What is my name?' },
+        ],
+      });
+    });
+  });
+
   describe('POST /v1/messages (@anthropic-ai/sdk)', () => {
     it('messages.create with a system prompt: text block, stop_reason, usage', async () => {
       const message = await anthropic().messages.create({
@@ -662,8 +754,9 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
       const responses: [unknown, string][] = [
         [{ model: 'llama3.1' }, 'input'],
         [{ model: 'llama3.1', input: [] }, 'input'],
-        [{ model: 'llama3.1', input: 'x', store: true }, 'store'],
+        [{ model: 'llama3.1', input: 'x', store: 'yes' }, 'store'],
         [{ model: 'llama3.1', input: 'x', previous_response_id: 'resp_1' }, 'previous_response_id'],
+        [{ model: 'llama3.1', input: [{ type: 'item_reference', id: 'msg_unknown' }] }, 'input[0].id'],
         [{ model: 'llama3.1', input: 'x', tools: [{ type: 'web_search' }] }, 'tools[0].type'],
         [{ model: 'llama3.1', input: 'x', tools: [{ type: 'function' }] }, 'tools[0].name'],
         [{ model: 'llama3.1', input: [{ type: 'function_call_output', output: 'x' }] }, 'input[0].call_id'],

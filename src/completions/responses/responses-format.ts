@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ApiError } from '../../common/api-error';
 import type { AnswerChoice } from '../answer';
-import type { CompletionChunk, FinishReason, ToolCall, Usage } from '../completion.types';
+import type { ChatMessage, CompletionChunk, FinishReason, ToolCall, Usage } from '../completion.types';
 import type { RunOutcome } from '../completions.service';
 import { SSE_HEADERS, StreamFormat } from '../stream-writer';
 import type { ResponsesEcho } from './responses-request';
@@ -19,7 +19,7 @@ export interface ResponseHead {
   store: boolean;
 }
 
-type OutputItem = MessageItem | FunctionCallItem;
+export type OutputItem = MessageItem | FunctionCallItem;
 
 interface MessageItem {
   id: string;
@@ -111,6 +111,16 @@ function functionCallItem(id: string, call: ToolCall, status: FunctionCallItem['
   return { id, type: 'function_call', status, call_id: call.id, name: call.name, arguments: call.arguments };
 }
 
+/** Output items as the one assistant message they make in a conversation (text, then calls). */
+export function outputMessage(output: OutputItem[]): ChatMessage {
+  const message: ChatMessage = { role: 'assistant', content: outputText(output) };
+  const calls = output.flatMap((item) =>
+    item.type === 'function_call' ? [{ id: item.call_id, name: item.name, arguments: item.arguments }] : [],
+  );
+  if (calls.length > 0) message.toolCalls = calls;
+  return message;
+}
+
 function outputText(output: OutputItem[]): string {
   let text = '';
   for (const item of output) if (item.type === 'message') for (const part of item.content) text += part.text;
@@ -127,19 +137,28 @@ function outputText(output: OutputItem[]): string {
 export class ResponsesStream implements StreamFormat {
   readonly headers = SSE_HEADERS;
   private sequence = 0;
+  /** The frames that close the last item, built in beforeClose. */
+  private closing = '';
   private readonly output: OutputItem[] = [];
   /** The item being written: text, or the function call of a tool-call index. */
   private current: { item: OutputItem; index: number; call?: number } | undefined;
 
   constructor(
     private readonly head: ResponseHead,
-    /** Called with the finished output before response.completed is written (storage). */
-    private readonly onOutput: (output: OutputItem[], outcome: RunOutcome) => void = () => undefined,
+    /** Runs with the finished response before response.completed is written (storage). */
+    private readonly completed: (
+      response: ReturnType<typeof responseObject>,
+    ) => Promise<void> = async () => {},
   ) {}
 
-  /** The finished output items, once the stream closed. */
-  get items(): OutputItem[] {
-    return this.output;
+  /** Stores the response before its last event, so a follow-up that names it finds it. */
+  async beforeClose(outcome: RunOutcome): Promise<void> {
+    this.closing = this.closeItem(outcome.finishReason === 'length' ? 'incomplete' : 'completed');
+    if (this.output.length === 0) {
+      const status = outcome.finishReason === 'length' ? 'incomplete' : 'completed';
+      this.closing += this.openMessage() + this.closeItem(status);
+    }
+    await this.completed(responseObject(this.head, this.output, outcome.finishReason, outcome.usage));
   }
 
   open(): string {
@@ -196,12 +215,7 @@ export class ResponsesStream implements StreamFormat {
   }
 
   close(outcome: RunOutcome): string {
-    let frames = this.closeItem(outcome.finishReason === 'length' ? 'incomplete' : 'completed');
-    if (this.output.length === 0) {
-      frames +=
-        this.openMessage() + this.closeItem(outcome.finishReason === 'length' ? 'incomplete' : 'completed');
-    }
-    this.onOutput(this.output, outcome);
+    const frames = this.closing;
     const response = responseObject(this.head, this.output, outcome.finishReason, outcome.usage);
     const type = response.status === 'incomplete' ? 'response.incomplete' : 'response.completed';
     return frames + this.event(type, { response });

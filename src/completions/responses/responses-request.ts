@@ -35,8 +35,16 @@ export interface ResponsesEcho {
   previousResponseId: string | null;
 }
 
+/** An input item: a message, or a reference to an item of a stored response. */
+export type InputEntry = { message: ChatMessage } | { reference: string; param: string };
+
 export interface ParsedResponses {
+  /** The request without its conversation: `messages` is filled in by `withConversation`. */
   request: CompletionRequest;
+  instructions?: string;
+  input: InputEntry[];
+  previousResponseId?: string;
+  store: boolean;
   echo: ResponsesEcho;
 }
 
@@ -50,27 +58,19 @@ const ROLES: Record<string, MessageRole> = {
 /**
  * POST /v1/responses body (OpenAI's Responses API) → the internal request. `input` is a string or
  * a list of items: messages (input_text / input_image / output_text parts), function_call and
- * function_call_output items; reasoning items are dropped (another model cannot read them).
- * Nothing is stored: `store: true` and `previous_response_id` are refused with a 400.
+ * function_call_output items, item_reference items (to a stored response's output); reasoning
+ * items are dropped (another model cannot read them). `previous_response_id` and references are
+ * resolved by ResponsesService, which also stores the answer unless `store: false`.
  */
 export function parseResponses(raw: unknown): ParsedResponses {
   if (!isObject(raw)) throw new ApiError('invalid_request', 'The request body must be a JSON object');
   const body: Body = raw;
   const model = requireModel(body);
-  if (body.previous_response_id !== undefined && body.previous_response_id !== null) {
-    throw invalid(
-      'previous_response_id',
-      'responses are not stored on this platform: send the whole conversation as input',
-    );
-  }
-  if (body.store === true) {
-    throw invalid('store', 'responses are not stored on this platform: send store: false (or leave it out)');
-  }
+  const previousResponseId = optionalString(body, 'previous_response_id');
+  const store = optionalBoolean(body, 'store') ?? true;
   if (body.background === true) throw invalid('background', 'background responses are not supported');
   const instructions = optionalString(body, 'instructions', 1_000_000);
-  const messages: ChatMessage[] = instructions ? [{ role: 'system', content: instructions }] : [];
-  messages.push(...parseInput(body.input));
-  if (!messages.some((m) => m.role !== 'system')) throw invalid('input', 'expected at least one input item');
+  const input = parseInput(body.input);
   const maxOutput = optionalInteger(body, 'max_output_tokens', 1, MAX_OUTPUT_TOKENS);
   const temperature = optionalNumber(body, 'temperature', 0, 2);
   const topP = optionalNumber(body, 'top_p', 0, 1);
@@ -83,7 +83,7 @@ export function parseResponses(raw: unknown): ParsedResponses {
   const request: CompletionRequest = {
     kind: 'chat',
     model,
-    messages,
+    messages: [],
     maxTokens: maxOutput ?? DEFAULT_CHAT_MAX_TOKENS,
     stream: optionalBoolean(body, 'stream') ?? false,
     ...(temperature !== undefined ? { temperature } : {}),
@@ -97,6 +97,10 @@ export function parseResponses(raw: unknown): ParsedResponses {
   const metadata = isObject(body.metadata) ? body.metadata : {};
   return {
     request,
+    ...(instructions ? { instructions } : {}),
+    input,
+    ...(previousResponseId ? { previousResponseId } : {}),
+    store,
     echo: {
       instructions: instructions ?? null,
       maxOutputTokens: maxOutput ?? null,
@@ -110,40 +114,70 @@ export function parseResponses(raw: unknown): ParsedResponses {
       },
       user: user ?? null,
       metadata,
-      previousResponseId: null,
+      previousResponseId: previousResponseId ?? null,
     },
   };
 }
 
-function parseInput(input: unknown): ChatMessage[] {
-  if (typeof input === 'string') return [{ role: 'user', content: input }];
+function parseInput(input: unknown): InputEntry[] {
+  if (typeof input === 'string') return [{ message: { role: 'user', content: input } }];
   if (!Array.isArray(input) || input.length === 0) {
     throw invalid('input', 'expected a string or a non-empty list of input items');
   }
-  const messages: ChatMessage[] = [];
+  const entries: InputEntry[] = [];
   input.forEach((item: unknown, i) => {
     const param = `input[${i}]`;
     if (!isObject(item)) throw invalid(param, 'expected an input item');
     const type = item.type ?? 'message';
-    if (type === 'message') messages.push(parseMessage(item, param));
+    if (type === 'message') entries.push({ message: parseMessage(item, param) });
     else if (type === 'function_call') {
-      const call = parseFunctionCall(item, param);
-      // Calls that follow an assistant turn (or each other) belong to that turn.
-      const last = messages[messages.length - 1];
-      if (last?.role === 'assistant') (last.toolCalls ??= []).push(call);
-      else messages.push({ role: 'assistant', content: '', toolCalls: [call] });
+      entries.push({
+        message: { role: 'assistant', content: '', toolCalls: [parseFunctionCall(item, param)] },
+      });
     } else if (type === 'function_call_output') {
       if (typeof item.call_id !== 'string' || item.call_id === '')
         throw invalid(`${param}.call_id`, 'expected the call id');
-      messages.push({
-        role: 'tool',
-        content: outputText(item.output, `${param}.output`),
-        toolCallId: item.call_id,
-      });
+      const content = outputText(item.output, `${param}.output`);
+      entries.push({ message: { role: 'tool', content, toolCallId: item.call_id } });
+    } else if (type === 'item_reference') {
+      if (typeof item.id !== 'string' || item.id === '')
+        throw invalid(`${param}.id`, 'expected the id of a stored item');
+      entries.push({ reference: item.id, param: `${param}.id` });
     } else if (type !== 'reasoning') {
-      throw invalid(`${param}.type`, "expected 'message', 'function_call' or 'function_call_output'");
+      throw invalid(
+        `${param}.type`,
+        "expected 'message', 'function_call', 'function_call_output' or 'item_reference'",
+      );
     }
   });
+  return entries;
+}
+
+/**
+ * The conversation of `entries`, references replaced by the stored items (`stored`): function
+ * calls that follow an assistant turn (or each other) join that turn, as one assistant message
+ * carries its text and its calls on every other wire.
+ */
+export function assemble(entries: InputEntry[], stored: Map<string, ChatMessage>): ChatMessage[] {
+  const messages: ChatMessage[] = [];
+  for (const entry of entries) {
+    let message: ChatMessage;
+    if ('message' in entry) message = entry.message;
+    else {
+      const found = stored.get(entry.reference);
+      if (!found) throw invalid(entry.param, `no stored item '${entry.reference}' of this key's user`);
+      message = structuredClone(found);
+    }
+    const last = messages[messages.length - 1];
+    if (
+      message.role === 'assistant' &&
+      message.content === '' &&
+      message.toolCalls &&
+      last?.role === 'assistant'
+    ) {
+      (last.toolCalls ??= []).push(...message.toolCalls);
+    } else messages.push(message);
+  }
   return messages;
 }
 

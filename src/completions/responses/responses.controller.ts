@@ -1,5 +1,13 @@
-import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiProduces,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CurrentPrincipal } from '../../auth/auth.decorators';
 import type { Principal } from '../../auth/principal';
@@ -10,13 +18,17 @@ import { writeStream } from '../stream-writer';
 import { ResponsesBody, ResponseDoc } from './responses.dto';
 import { itemId, outputItems, responseObject, ResponsesStream } from './responses-format';
 import { parseResponses } from './responses-request';
+import { ResponsesService } from './responses.service';
 
 /** OpenAI's Responses API (the openai SDK's `responses.create`, Codex, the Agents SDK, the AI SDK's default provider). */
 @ApiTags('responses')
 @ApiBearerAuth('bearer')
 @Controller('v1')
 export class ResponsesController {
-  constructor(private readonly completions: CompletionsService) {}
+  constructor(
+    private readonly completions: CompletionsService,
+    private readonly responses: ResponsesService,
+  ) {}
 
   @Post('responses')
   @HttpCode(200)
@@ -24,8 +36,9 @@ export class ResponsesController {
     summary: 'Create a model response (JSON, or typed SSE events with stream: true)',
     description:
       'Input as a string or items (messages with input_text / input_image parts, function_call and ' +
-      'function_call_output items), instructions, function tools, tool_choice, text.format. Billed ' +
-      'as every completion. Responses are not stored: store: true and previous_response_id are a 400.',
+      'function_call_output and item_reference items), instructions, function tools, tool_choice, ' +
+      "text.format, previous_response_id. Billed as every completion. Stored (a user's own, for " +
+      'TASK_RETENTION_HOURS) unless store: false.',
   })
   @ApiBody({ type: ResponsesBody })
   @ApiProduces('application/json', 'text/event-stream')
@@ -36,26 +49,50 @@ export class ResponsesController {
     @Req() req: IncomingMessage,
     @Res() res: ServerResponse,
   ): Promise<void> {
-    const { request, echo } = parseResponses(body);
+    const parsed = parseResponses(body);
+    const { request, echo } = parsed;
+    const conversation = await this.responses.resolve(parsed, principal);
     const abort = abortOnDisconnect(req, res);
     const head = {
       id: itemId('resp'),
       createdAt: Math.floor(Date.now() / 1000),
       model: request.model,
       echo,
-      store: false,
+      store: parsed.store,
     };
     if (!request.stream) {
       const r = await this.completions.complete(request, principal, abort.signal, { source: 'responses' });
-      setLimitHeaders(res, r.rateLimit);
-      sendJson(
-        res,
-        responseObject(head, outputItems(r.choices[0]!, r.finishReason), r.finishReason, r.usage),
+      const response = responseObject(
+        head,
+        outputItems(r.choices[0]!, r.finishReason),
+        r.finishReason,
+        r.usage,
       );
+      await this.responses.save(parsed, principal, conversation, response);
+      setLimitHeaders(res, r.rateLimit);
+      sendJson(res, response);
       return;
     }
     const handle = await this.completions.run(request, principal, abort.signal, { source: 'responses' });
     setLimitHeaders(res, handle.rateLimit);
-    await writeStream(res, handle, new ResponsesStream(head), abort.signal);
+    const stream = new ResponsesStream(head, (response) =>
+      this.responses.save(parsed, principal, conversation, response),
+    );
+    await writeStream(res, handle, stream, abort.signal);
+  }
+
+  @Get('responses/:id')
+  @ApiOperation({ summary: "A stored response (this key's user's own)" })
+  @ApiParam({ name: 'id', example: 'resp_6f1c…' })
+  @ApiOkResponse({ type: ResponseDoc })
+  get(@Param('id') id: string, @CurrentPrincipal() principal: Principal) {
+    return this.responses.get(principal, id);
+  }
+
+  @Delete('responses/:id')
+  @ApiOperation({ summary: 'Delete a stored response' })
+  @ApiParam({ name: 'id', example: 'resp_6f1c…' })
+  delete(@Param('id') id: string, @CurrentPrincipal() principal: Principal) {
+    return this.responses.delete(principal, id);
   }
 }

@@ -53,8 +53,14 @@ export class ResponsesBody {
   @ApiPropertyOptional({ default: false })
   stream?: boolean;
 
-  @ApiPropertyOptional({ description: 'Only false: responses are not stored', default: false })
+  @ApiPropertyOptional({
+    description: 'Keep the response for previous_response_id / item_reference / GET',
+    default: true,
+  })
   store?: boolean;
+
+  @ApiPropertyOptional({ description: 'Continue the conversation of a stored response of this user' })
+  previous_response_id?: string;
 }
 
 export class ResponseDoc {
