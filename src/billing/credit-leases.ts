@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
+import { unavailableDependency } from '../common/dependency-errors';
 import { WriteBatcher } from './billing-batcher';
 import { leaseSettleBatcher, LeaseSettleRow, RunStatement, SettleUsageRecord } from './billing-batches';
 import { LEASE_RELEASE_SQL, LEASE_RENEW_SQL, LEASE_TAKE_SQL } from './billing.sql';
@@ -73,6 +74,12 @@ export class CreditLeases {
   private readonly settles: WriteBatcher<LeaseSettleRow, bigint | null>;
   private readonly releases = new Set<Promise<unknown>>();
   private renewTimer: NodeJS.Timeout | undefined;
+  /**
+   * A statement failed because the database was unreachable: admissions in memory stop until a
+   * probe reaches it again, so an outage is answered 503, not served unbilled.
+   */
+  private databaseDown = false;
+  private probing: Promise<unknown> | undefined;
 
   constructor(
     private readonly run: RunStatement,
@@ -95,6 +102,7 @@ export class CreditLeases {
   async hold(input: LeaseHoldInput): Promise<void> {
     if (this.holds.has(input.requestId))
       throw new ApiError('conflict', `Request ${input.requestId} already reserved`);
+    if (this.databaseDown) await this.probe();
     for (;;) {
       const lease = this.leaseOf(input.userId);
       const free = lease.amount - lease.held;
@@ -153,6 +161,7 @@ export class CreditLeases {
       // Whether the statement committed is unknown (a lost connection): no more admissions on
       // this lease; once idle it is given back whole, at the database's figure.
       this.ended(lease);
+      this.noteFailure(error);
       throw error;
     } finally {
       lease.held -= input.credits;
@@ -220,6 +229,17 @@ export class CreditLeases {
     return running;
   }
 
+  /** One probe at a time while the database is thought down; its failure is the caller's 503. */
+  private async probe(): Promise<void> {
+    this.probing ??= this.run('le_billing_ping', 'SELECT 1', []).finally(() => (this.probing = undefined));
+    await this.probing;
+    this.databaseDown = false;
+  }
+
+  private noteFailure(error: unknown): void {
+    if (unavailableDependency(error) === 'database') this.databaseDown = true;
+  }
+
   /** Grows the lease by at least `min`; false when the user's free credit cannot cover it. */
   private async take(lease: Lease, min: bigint, want: bigint): Promise<boolean> {
     const rows = (await this.run('le_billing_lease_take', LEASE_TAKE_SQL, [
@@ -230,7 +250,10 @@ export class CreditLeases {
       lease.taken,
       this.options.holdMs,
       this.options.synchronousCommit,
-    ])) as { granted: string | null; lost: boolean }[];
+    ]).catch((error: unknown) => {
+      this.noteFailure(error);
+      throw error;
+    })) as { granted: string | null; lost: boolean }[];
     const row = rows[0];
     if (row?.lost) {
       // Swept while this process still used it: start a new one (this request retries).

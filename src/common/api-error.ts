@@ -21,6 +21,7 @@ export type ApiErrorCode =
   | 'conflict'
   | 'idempotency_mismatch'
   | 'upstream_error'
+  | 'service_unavailable'
   | 'internal_error';
 
 export interface ApiErrorSpec {
@@ -128,6 +129,12 @@ export const API_ERRORS: Record<ApiErrorCode, ApiErrorSpec> = {
     native: 'Upstream error',
     openaiType: 'server_error',
     message: 'The inference host failed',
+  },
+  service_unavailable: {
+    status: 503,
+    native: 'Service temporarily unavailable',
+    openaiType: 'server_error',
+    message: 'The platform cannot reach its database or Redis right now; retry shortly',
   },
   internal_error: {
     status: 500,

@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@n
 import type { Request, Response } from 'express';
 import { API_ERRORS, ApiError, ApiErrorCode } from './api-error';
 import { ApiSurface, surfaceOf } from './api-surface';
+import { type Dependency, unavailableDependency } from './dependency-errors';
 
 interface Rendered {
   status: number;
@@ -148,12 +149,28 @@ export function toApiError(exception: unknown): ApiError {
     const code = status >= 500 ? 'internal_error' : (STATUS_CODES[status] ?? 'invalid_request');
     return new ApiError(code, message, undefined, status);
   }
+  const dependency = unavailableDependency(exception);
+  if (dependency) return dependencyUnavailable(dependency);
   // Errors thrown by express middleware (body-parser: malformed JSON, body too large, …).
   if (isHttpLikeError(exception)) {
     const status = exception.status ?? exception.statusCode ?? 400;
     if (status < 500) return new ApiError('invalid_request', 'Invalid request', undefined, status);
   }
   return new ApiError('internal_error');
+}
+
+/** Seconds a client is told to wait when a dependency is down (503 Retry-After). */
+export const DEPENDENCY_RETRY_AFTER_S = 2;
+
+export function dependencyUnavailable(dependency: Dependency): ApiError {
+  const what = dependency === 'database' ? 'its database' : 'Redis';
+  return new ApiError(
+    'service_unavailable',
+    `The platform cannot reach ${what} right now; retry shortly`,
+    undefined,
+    503,
+    { 'Retry-After': String(DEPENDENCY_RETRY_AFTER_S) },
+  );
 }
 
 function isHttpLikeError(e: unknown): e is { status?: number; statusCode?: number; type?: string } {

@@ -4,6 +4,8 @@ import type { Principal } from '../auth/principal';
 import { BillingService } from '../billing/billing.service';
 import { inputCharacters } from '../billing/pricing';
 import { ApiError } from '../common/api-error';
+import { dependencyUnavailable } from '../common/api-exception.filter';
+import { unavailableDependency } from '../common/dependency-errors';
 import { DispatchCancel, DispatcherService } from '../hosts/dispatcher.service';
 import { ModelsService } from '../models/models.service';
 import { RateLimitService, RateLimitState } from '../ratelimit/rate-limit.service';
@@ -432,6 +434,8 @@ function promptSize(request: CompletionRequest): number {
 
 function asApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
+  const dependency = unavailableDependency(error);
+  if (dependency) return dependencyUnavailable(dependency);
   return new ApiError('upstream_error', `The inference host failed: ${describe(error)}`);
 }
 

@@ -25,6 +25,10 @@ export class AppConfig {
   readonly adminApiKey: string | undefined;
   readonly authCacheTtlMs: number;
   readonly trustProxy: string[];
+  /** Redis unreachable: serve keys with rpm/tpm limits without them (true) or answer 503. */
+  readonly rateLimitFailOpen: boolean;
+  /** Longest wait for a database connection from the pool (then 503). */
+  readonly databaseConnectTimeoutMs: number;
   /** Origins browser clients may call the API from (`*` for any); none by default. */
   readonly corsOrigins: string[];
 
@@ -79,6 +83,8 @@ export class AppConfig {
     this.authCacheTtlMs = get('AUTH_CACHE_TTL_MS');
     this.trustProxy = splitList(get('TRUST_PROXY'));
     this.corsOrigins = splitList(get('CORS_ORIGINS'));
+    this.rateLimitFailOpen = get('RATE_LIMIT_FAIL_OPEN');
+    this.databaseConnectTimeoutMs = get('DATABASE_CONNECT_TIMEOUT_MS');
     this.reservationTimeoutMs = get('RESERVATION_TIMEOUT_MS');
     this.billingSynchronousCommit = get('BILLING_SYNCHRONOUS_COMMIT');
     this.billingCreditLeases = get('BILLING_CREDIT_LEASES');

@@ -38,6 +38,8 @@ export const envSchema = Joi.object({
       const problem = adminKeyProblem(value);
       return problem ? helpers.message({ custom: problem }) : value;
     }),
+  RATE_LIMIT_FAIL_OPEN: bool.default(true),
+  DATABASE_CONNECT_TIMEOUT_MS: Joi.number().integer().min(100).max(60000).default(3000),
   CORS_ORIGINS: Joi.string()
     .allow('')
     .default('')

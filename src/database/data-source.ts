@@ -5,7 +5,8 @@ import { migrations } from '../../migrations';
 import type { AppConfig } from '../config/app-config';
 import { serializedPGliteDriver } from './serialized-pglite';
 
-export type DatabaseSettings = Pick<AppConfig, 'databaseUrl' | 'dataDir' | 'databasePoolSize' | 'dbMigrate'>;
+export type DatabaseSettings = Pick<AppConfig, 'databaseUrl' | 'dataDir' | 'databasePoolSize' | 'dbMigrate'> &
+  Partial<Pick<AppConfig, 'databaseConnectTimeoutMs'>>;
 
 /**
  * TypeORM options: PostgreSQL through `pg` when DATABASE_URL is set, otherwise an embedded
@@ -28,7 +29,8 @@ export function buildDataSourceOptions(settings: DatabaseSettings): DataSourceOp
       ...common,
       url: settings.databaseUrl,
       poolSize: settings.databasePoolSize,
-      extra: { connectionTimeoutMillis: 5000 },
+      // Also the longest wait for a pooled connection: a request never hangs on a dead database.
+      extra: { connectionTimeoutMillis: settings.databaseConnectTimeoutMs ?? 3000 },
     };
   }
   const dir = resolve(settings.dataDir, 'pglite');

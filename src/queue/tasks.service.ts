@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Principal } from '../auth/principal';
 import { BillingService } from '../billing/billing.service';
 import { ApiError } from '../common/api-error';
+import { dependencyUnavailable } from '../common/api-exception.filter';
 import { CompletionsService } from '../completions/completions.service';
 import { AppConfig } from '../config/app-config';
 import { QueueMetrics } from './queue-metrics';
@@ -77,13 +78,19 @@ export class TasksService {
       await this.billing.refund(id);
       return sameRequest(stored.task, queued.hash);
     }
-    this.metrics.count('submitted');
     try {
-      await this.jobs.enqueue(id);
+      await withTimeout(this.jobs.enqueue(id), ENQUEUE_TIMEOUT_MS);
     } catch (error) {
-      // The row is the record: recovery enqueues it once Redis answers again.
-      this.logger.warn(`task ${id} stored but not enqueued yet: ${String(error)}`);
+      // Redis cannot take the job: the submit is refused (503) and undone — the task cancelled
+      // (its idempotency key freed for the retry), its hold refunded (or by recovery, later).
+      this.logger.warn(`task ${id} could not be queued, submit refused: ${String(error)}`);
+      if (await this.store.abandon(id, 'could not be queued (Redis unreachable)')) {
+        await this.billing.refund(id);
+        await this.store.closeReservation(id);
+      }
+      throw dependencyUnavailable('redis');
     }
+    this.metrics.count('submitted');
     return stored.task;
   }
 
@@ -123,6 +130,17 @@ export class TasksService {
       throw error;
     }
   }
+}
+
+/** Longest wait for Redis to take a new job (Bull waits for a reconnect otherwise). */
+const ENQUEUE_TIMEOUT_MS = 2000;
+
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from Redis in ${ms} ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 function normaliseIdempotencyKey(raw: string | undefined): string | null {

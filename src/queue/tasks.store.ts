@@ -205,6 +205,22 @@ export class TasksStore {
     return task ? { previous, task } : null;
   }
 
+  /**
+   * A queued task whose job could not be added: cancelled with its idempotency key cleared, so a
+   * retried submit makes a new task. True when it was still queued.
+   */
+  async abandon(id: string, error: string): Promise<boolean> {
+    const rows = (await this.db.query(
+      `WITH u AS (
+         UPDATE tasks SET status = 'cancelled', error = $2, idempotency_key = NULL, request_hash = NULL,
+                finished_at = now()
+          WHERE id = $1 AND status = 'queued' RETURNING id)
+       SELECT id FROM u`,
+      [id, error],
+    )) as unknown[];
+    return rows.length > 0;
+  }
+
   /** Marks the reservation settled or refunded, so recovery stops looking at the task. */
   async closeReservation(id: string): Promise<void> {
     await this.db.query(`UPDATE tasks SET reservation_open = false WHERE id = $1`, [id]);

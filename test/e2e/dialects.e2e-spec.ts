@@ -45,11 +45,11 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
   beforeAll(async () => {
     t = await startTestApp({ HOST_CHECK_INTERVAL_MS: '60000' });
     const billing = t.app.get(BillingService);
-    await billing.setRate('qwen-tools', '0.01', '0.02');
-    await billing.setRate('slow-dialect', '0.01', '0.02');
+    await billing.setRate('test-qwen-tools', '0.01', '0.02');
+    await billing.setRate('test-slow-dialect', '0.01', '0.02');
     await billing.setRate('test-embed', '0.01', '0');
     ollamaHost = await startFakeOllama({ models: ['llama3.1', 'llava', 'test-embed'], toolCalls: fakeModel });
-    openaiHost = await startFakeOpenAI({ models: ['qwen-tools'], toolCalls: fakeModel, tokens: 4 });
+    openaiHost = await startFakeOpenAI({ models: ['test-qwen-tools'], toolCalls: fakeModel, tokens: 4 });
     await addHost(t, 'gpu-dialects-ollama', ollamaHost.url, 'ollama');
     await addHost(t, 'gpu-dialects-openai', openaiHost.url, 'openai');
     user = await fundedUser(t, 100_000_000n);
@@ -84,7 +84,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
 
     it('a stream with for await: the typed events in order, ending in response.completed with usage', async () => {
       const stream = await openai().responses.create({
-        model: 'qwen-tools',
+        model: 'test-qwen-tools',
         input: [{ role: 'user', content: [{ type: 'input_text', text: 'hi' }] }],
         stream: true,
       });
@@ -124,7 +124,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
           strict: false,
         },
       ];
-      for (const model of ['llama3.1', 'qwen-tools']) {
+      for (const model of ['llama3.1', 'test-qwen-tools']) {
         const first = await openai().responses.create({ model, input: 'Weather in Paris?', tools });
         const call = first.output.find((o) => o.type === 'function_call')!;
         expect(call).toMatchObject({ type: 'function_call', name: 'get_weather', status: 'completed' });
@@ -169,7 +169,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
       });
       expect(lastChat(ollamaHost).format).toEqual(schema);
       await openai().responses.create({
-        model: 'qwen-tools',
+        model: 'test-qwen-tools',
         input: 'Answer in JSON',
         text: { format: { type: 'json_schema', name: 'answer', schema, strict: true } },
       });
@@ -181,7 +181,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
 
     it("the Vercel AI SDK's default openai(model) provider (Responses) with tools over two steps", async () => {
       const provider = createOpenAI({ baseURL: `${t.url}/v1`, apiKey: user.key });
-      const plain = await generateText({ model: provider('qwen-tools'), prompt: 'hi', maxRetries: 0 });
+      const plain = await generateText({ model: provider('test-qwen-tools'), prompt: 'hi', maxRetries: 0 });
       expect(plain.text).toBe('tok0 tok1 tok2 tok3 ');
       expect(plain.usage.outputTokens).toBe(4);
       const asked = openaiHost.requests.length;
@@ -226,10 +226,10 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
       ]);
 
       const streamed = await openai()
-        .responses.stream({ model: 'qwen-tools', input: 'Remember 42' })
+        .responses.stream({ model: 'test-qwen-tools', input: 'Remember 42' })
         .finalResponse();
       const third = await openai().responses.create({
-        model: 'qwen-tools',
+        model: 'test-qwen-tools',
         previous_response_id: streamed.id,
         input: 'Which number?',
       });
@@ -320,7 +320,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
 
     it('messages.stream with finalMessage(): the event sequence rebuilds the message and its usage', async () => {
       const stream = anthropic().messages.stream({
-        model: 'qwen-tools',
+        model: 'test-qwen-tools',
         max_tokens: 16,
         messages: [{ role: 'user', content: 'hi' }],
       });
@@ -338,7 +338,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
       const tools: Anthropic.Tool[] = [
         { name: 'get_weather', input_schema: { type: 'object', properties: { city: { type: 'string' } } } },
       ];
-      for (const model of ['llama3.1', 'qwen-tools']) {
+      for (const model of ['llama3.1', 'test-qwen-tools']) {
         const first = await anthropic().messages.create({
           model,
           max_tokens: 64,
@@ -444,7 +444,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
     it('list, chat, chat streamed, generate, embed, show, version', async () => {
       const client = ollama();
       const listed = await client.list();
-      expect(listed.models.map((m) => m.name)).toEqual(expect.arrayContaining(['llama3.1', 'qwen-tools']));
+      expect(listed.models.map((m) => m.name)).toEqual(expect.arrayContaining(['llama3.1', 'test-qwen-tools']));
 
       const chat = await client.chat({ model: 'llama3.1', messages: [{ role: 'user', content: 'hi' }] });
       expect(chat.message).toEqual({ role: 'assistant', content: 'tok0 tok1 tok2 tok3 tok4 ' });
@@ -454,7 +454,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
       const parts: string[] = [];
       let last: Record<string, unknown> = {};
       for await (const part of await client.chat({
-        model: 'qwen-tools',
+        model: 'test-qwen-tools',
         messages: [{ role: 'user', content: 'hi' }],
         stream: true,
       })) {
@@ -495,7 +495,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
           },
         },
       ];
-      for (const model of ['llama3.1', 'qwen-tools']) {
+      for (const model of ['llama3.1', 'test-qwen-tools']) {
         const first = await client.chat({ model, messages: [{ role: 'user', content: 'Weather?' }], tools });
         expect(first.message.tool_calls?.[0]?.function).toMatchObject({
           name: 'get_weather',
@@ -561,7 +561,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
       const payer = await fundedUser(t, 10_000_000n);
       const o = new OpenAI({ apiKey: payer.key, baseURL: `${t.url}/v1`, maxRetries: 0 });
       await o.chat.completions.create({
-        model: 'qwen-tools',
+        model: 'test-qwen-tools',
         max_tokens: 3,
         messages: [
           { role: 'system', content: 'Be brief.' },
@@ -569,19 +569,19 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
         ],
       });
       await o.responses.create({
-        model: 'qwen-tools',
+        model: 'test-qwen-tools',
         max_output_tokens: 3,
         instructions: 'Be brief.',
         input: 'Tell me about GPUs',
       });
       await anthropic(payer.key).messages.create({
-        model: 'qwen-tools',
+        model: 'test-qwen-tools',
         max_tokens: 3,
         system: 'Be brief.',
         messages: [{ role: 'user', content: 'Tell me about GPUs' }],
       });
       await ollama(payer.key).chat({
-        model: 'qwen-tools',
+        model: 'test-qwen-tools',
         options: { num_predict: 3 },
         messages: [
           { role: 'system', content: 'Be brief.' },
@@ -604,7 +604,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
 
     it('a client that drops a stream pays for what it was sent, on every dialect', async () => {
       const slow = await startFakeOpenAI({
-        models: ['slow-dialect'],
+        models: ['test-slow-dialect'],
         tokens: 30,
         tokenDelayMs: 80,
         reportUsage: false,
@@ -619,7 +619,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
         await drain(
           await o.chat.completions.create(
             {
-              model: 'slow-dialect',
+              model: 'test-slow-dialect',
               stream: true,
               max_tokens: 50,
               messages: [{ role: 'user', content: ask }],
@@ -632,7 +632,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
         const responses = new AbortController();
         await drain(
           await o.responses.create(
-            { model: 'slow-dialect', stream: true, max_output_tokens: 50, input: ask },
+            { model: 'test-slow-dialect', stream: true, max_output_tokens: 50, input: ask },
             { signal: responses.signal },
           ),
           (e) => e.type === 'response.output_text.delta',
@@ -642,7 +642,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
         await drain(
           await anthropic(payer.key).messages.create(
             {
-              model: 'slow-dialect',
+              model: 'test-slow-dialect',
               stream: true,
               max_tokens: 50,
               messages: [{ role: 'user', content: ask }],
@@ -653,7 +653,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
           messages,
         );
         const parts = await ollama(payer.key).chat({
-          model: 'slow-dialect',
+          model: 'test-slow-dialect',
           stream: true,
           options: { num_predict: 50 },
           messages: [{ role: 'user', content: ask }],
@@ -696,7 +696,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
         switch (i % 4) {
           case 0:
             return o.chat.completions.create({
-              model: 'qwen-tools',
+              model: 'test-qwen-tools',
               max_tokens: 4,
               messages: [{ role: 'user', content: input }],
             });
@@ -709,7 +709,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
             });
           case 2:
             return anthropic(payer.key).messages.create({
-              model: 'qwen-tools',
+              model: 'test-qwen-tools',
               max_tokens: 4,
               messages: [{ role: 'user', content: input }],
             });

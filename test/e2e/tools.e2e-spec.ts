@@ -65,15 +65,15 @@ describe('tool calling through the real client libraries', () => {
   beforeAll(async () => {
     t = await startTestApp({ HOST_CHECK_INTERVAL_MS: '60000' });
     const billing = t.app.get(BillingService);
-    await billing.setRate('qwen-tools', '0.01', '0.02');
-    await billing.setRate('old-ollama-tools', '0.01', '0.02');
+    await billing.setRate('test-qwen-tools', '0.01', '0.02');
+    await billing.setRate('test-old-ollama-tools', '0.01', '0.02');
     ollama = await startFakeOllama({ models: ['llama3.1'], toolCalls: fakeModel });
     ollamaOld = await startFakeOllama({
-      models: ['old-ollama-tools'],
+      models: ['test-old-ollama-tools'],
       toolCalls: fakeModel,
       toolCallIds: false,
     });
-    openai = await startFakeOpenAI({ models: ['qwen-tools'], toolCalls: fakeModel, tokens: 4 });
+    openai = await startFakeOpenAI({ models: ['test-qwen-tools'], toolCalls: fakeModel, tokens: 4 });
     await addHost(t, 'gpu-tools-ollama', ollama.url, 'ollama');
     await addHost(t, 'gpu-tools-ollama-old', ollamaOld.url, 'ollama');
     await addHost(t, 'gpu-tools-openai', openai.url, 'openai');
@@ -88,7 +88,7 @@ describe('tool calling through the real client libraries', () => {
 
   describe.each([
     ['an Ollama host', 'llama3.1', () => ollama],
-    ['an OpenAI-protocol host', 'qwen-tools', () => openai],
+    ['an OpenAI-protocol host', 'test-qwen-tools', () => openai],
   ])('on %s', (_label, model, host) => {
     it('a tool call and its follow-up turn with the tool result (non-stream), as the host received them', async () => {
       const first = await client().chat.completions.create({ model, messages: ASK, tools: [WEATHER, TIME] });
@@ -305,7 +305,7 @@ describe('tool calling through the real client libraries', () => {
   });
 
   it("an older Ollama build's calls (no ids) get stable call_ ids, reused in the follow-up turn", async () => {
-    const model = 'old-ollama-tools';
+    const model = 'test-old-ollama-tools';
     const first = await client().chat.completions.create({ model, messages: ASK, tools: [WEATHER] });
     const call = first.choices[0]!.message.tool_calls![0]!;
     expect(call.id).toMatch(/^call_[0-9a-f]{24}$/);
@@ -327,7 +327,7 @@ describe('tool calling through the real client libraries', () => {
 
   it('n > 1 and logprobs are relayed to an OpenAI-protocol host (JSON and stream)', async () => {
     const both = await client().chat.completions.create({
-      model: 'qwen-tools',
+      model: 'test-qwen-tools',
       messages: [{ role: 'user', content: 'hi' }],
       n: 2,
       logprobs: true,
@@ -346,7 +346,7 @@ describe('tool calling through the real client libraries', () => {
     expect([sent.n, sent.logprobs, sent.top_logprobs]).toEqual([2, true, 2]);
 
     const stream = client().chat.completions.stream({
-      model: 'qwen-tools',
+      model: 'test-qwen-tools',
       messages: [{ role: 'user', content: 'hi' }],
       n: 2,
       logprobs: true,
@@ -363,7 +363,7 @@ describe('tool calling through the real client libraries', () => {
 
   it("seed 002's surface (camelCase toolChoice, envelope, event:messages stream) and the WebSocket carry tool calls", async () => {
     const body = {
-      model: 'qwen-tools',
+      model: 'test-qwen-tools',
       messages: ASK,
       tools: [WEATHER, TIME],
       toolChoice: { type: 'function', function: { name: 'get_weather' } },
@@ -426,18 +426,18 @@ describe('tool calling through the real client libraries', () => {
 
   it('a stream cut by the client in the middle of a tool call is billed for what was delivered', async () => {
     const slowHost = await startFakeOpenAI({
-      models: ['slow-tools'],
+      models: ['test-slow-tools'],
       toolCalls: fakeModel,
       tokenDelayMs: 150,
     });
     try {
-      await t.app.get(BillingService).setRate('slow-tools', '0.01', '0.02');
+      await t.app.get(BillingService).setRate('test-slow-tools', '0.01', '0.02');
       await addHost(t, 'gpu-tools-slow', slowHost.url, 'openai');
       const payer = await fundedUser(t, 10_000_000n);
       const controller = new AbortController();
       const payerClient = new OpenAI({ apiKey: payer.key, baseURL: `${t.url}/v1`, maxRetries: 0 });
       const stream = await payerClient.chat.completions.create(
-        { model: 'slow-tools', messages: ASK, tools: [WEATHER], stream: true, max_tokens: 100 },
+        { model: 'test-slow-tools', messages: ASK, tools: [WEATHER], stream: true, max_tokens: 100 },
         { signal: controller.signal },
       );
       let pieces = 0;
@@ -485,7 +485,7 @@ describe('tool calling through the real client libraries', () => {
     const seen = openai.requests.length;
     const refused = await poorClient.chat.completions
       .create({
-        model: 'qwen-tools',
+        model: 'test-qwen-tools',
         messages: [{ role: 'user', content: 'hi' }],
         max_tokens: 10,
         tools: [TIME],
@@ -534,7 +534,7 @@ describe('tool calling through the real client libraries', () => {
     const payer = await fundedUser(t, 1_000_000n);
     const seen = openai.requests.length + ollama.requests.length;
     for (const [extra, param] of bad) {
-      for (const model of ['qwen-tools', 'llama3.1']) {
+      for (const model of ['test-qwen-tools', 'llama3.1']) {
         const res = await fetch(`${t.url}/v1/chat/completions`, {
           method: 'POST',
           headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${payer.key}` },

@@ -103,10 +103,23 @@ export class UpstreamHttp implements OnModuleDestroy {
   ): Promise<T> {
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       let status = 0;
+      let bytes = 0;
+      let controller: Dispatcher.DispatchController | undefined;
       const chunks: Buffer[] = [];
       this.dispatch(host, method, path, body, signal, 'application/json', {
+        start: (c) => (controller = c),
         status: (code) => (status = code),
-        data: (chunk) => chunks.push(chunk),
+        data: (chunk) => {
+          bytes += chunk.length;
+          // A host that never stops answering cannot fill this process's memory.
+          if (bytes > MAX_JSON_BODY) {
+            controller?.abort(
+              new UpstreamError('protocol', `The answer of ${path} is larger than ${MAX_JSON_BODY} bytes`),
+            );
+            return;
+          }
+          chunks.push(chunk);
+        },
         end: () => resolve({ status, text: concat(chunks).toString('utf8') }),
         fail: (error) => reject(toUpstreamError(error, signal)),
       });
@@ -199,6 +212,8 @@ export class UpstreamHttp implements OnModuleDestroy {
 }
 
 /** Bytes of a non-2xx answer kept for its error message. */
+/** Largest whole JSON answer read from a host (embeddings of many inputs are the big ones). */
+const MAX_JSON_BODY = 64 * 1024 * 1024;
 const MAX_ERROR_BODY = 4096;
 
 function isSuccess(status: number): boolean {
