@@ -444,7 +444,9 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
     it('list, chat, chat streamed, generate, embed, show, version', async () => {
       const client = ollama();
       const listed = await client.list();
-      expect(listed.models.map((m) => m.name)).toEqual(expect.arrayContaining(['llama3.1', 'test-qwen-tools']));
+      expect(listed.models.map((m) => m.name)).toEqual(
+        expect.arrayContaining(['llama3.1', 'test-qwen-tools']),
+      );
 
       const chat = await client.chat({ model: 'llama3.1', messages: [{ role: 'user', content: 'hi' }] });
       expect(chat.message).toEqual({ role: 'assistant', content: 'tok0 tok1 tok2 tok3 tok4 ' });
