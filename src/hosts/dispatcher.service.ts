@@ -73,7 +73,7 @@ export class DispatcherService {
 
   /**
    * Refuses, before anything is reserved, a request that only some protocols can serve (n > 1,
-   * logprobs) when no enabled host of those protocols serves its model but others do.
+   * logprobs) when no usable host of those protocols serves its model but others do.
    */
   assertServable(request: CompletionRequest): void {
     if (!needsCapability(request)) return;
