@@ -51,3 +51,18 @@ export function offeredTools(tools: ToolDefinition[] | undefined, choice: ToolCh
   if (typeof choice === 'object') return tools.filter((t) => t.name === choice.name);
   return tools;
 }
+
+/**
+ * A tool call's JSON-text arguments as the object Ollama and Anthropic carry; text that is not a
+ * JSON object (a model can write anything) becomes {}.
+ */
+export function argumentsObject(text: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : {};
+  } catch {
+    return {};
+  }
+}

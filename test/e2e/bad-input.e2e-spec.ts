@@ -33,7 +33,12 @@ const OPENAI_BODIES: unknown[] = [
   { model: 'llama3.1', messages: [{ role: 'user', content: 'x' }], max_tokens: 5, stream_options: 7 },
   { model: 'llama3.1', messages: [{ role: 'user', content: 'x' }], max_tokens: 5, top_p: 3 },
   { model: 'llama3.1', messages: [{ role: 'user', content: 'x' }], max_tokens: 5, n: 0 },
-  { model: 'llama3.1', messages: [{ role: 'user', content: 'x' }], max_tokens: 5, tools: [{ type: 'function' }] },
+  {
+    model: 'llama3.1',
+    messages: [{ role: 'user', content: 'x' }],
+    max_tokens: 5,
+    tools: [{ type: 'function' }],
+  },
 ];
 
 const ROUTES: [string, unknown[]][] = [

@@ -4,6 +4,7 @@ import type { AnswerChoice } from '../answer';
 import type { CompletionChunk, FinishReason, Usage } from '../completion.types';
 import type { RunOutcome } from '../completions.service';
 import { SSE_HEADERS, StreamFormat } from '../stream-writer';
+import { argumentsObject } from '../tools';
 
 /** Anthropic's message ids: `msg_` and 24 base62-like characters. */
 export function messageId(): string {
@@ -38,7 +39,7 @@ export function messageObject(
   const content: object[] = [];
   if (choice.text !== '' || choice.toolCalls.length === 0) content.push({ type: 'text', text: choice.text });
   for (const call of choice.toolCalls) {
-    content.push({ type: 'tool_use', id: call.id, name: call.name, input: parseInput(call.arguments) });
+    content.push({ type: 'tool_use', id: call.id, name: call.name, input: argumentsObject(call.arguments) });
   }
   return {
     id,
@@ -50,18 +51,6 @@ export function messageObject(
     stop_sequence: null,
     usage: messagesUsage(usage),
   };
-}
-
-/** Tool arguments as the object Anthropic's `input` is; text that is not a JSON object becomes {}. */
-function parseInput(text: string): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : {};
-  } catch {
-    return {};
-  }
 }
 
 /**

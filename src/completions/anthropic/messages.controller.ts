@@ -14,9 +14,7 @@ import type { Principal } from '../../auth/principal';
 import { inputCharacters } from '../../billing/pricing';
 import { ModelsService } from '../../models/models.service';
 import { CompletionsService } from '../completions.service';
-import { abortOnDisconnect, sendJson } from '../http-stream';
-import { setLimitHeaders } from '../openai/openai-serve';
-import { writeStream } from '../stream-writer';
+import { serveCompletion } from '../serve-completion';
 import { CountTokensDoc, MessageDoc, MessagesBody } from './messages.dto';
 import { messageId, messageObject, MessagesStream } from './messages-format';
 import { parseMessages } from './messages-request';
@@ -51,17 +49,19 @@ export class MessagesController {
     @Res() res: ServerResponse,
   ): Promise<void> {
     const request = parseMessages(body);
-    const abort = abortOnDisconnect(req, res);
     const id = messageId();
-    if (!request.stream) {
-      const r = await this.completions.complete(request, principal, abort.signal, { source: 'anthropic' });
-      setLimitHeaders(res, r.rateLimit);
-      sendJson(res, messageObject(id, request.model, r.choices[0]!, r.finishReason, r.usage));
-      return;
-    }
-    const handle = await this.completions.run(request, principal, abort.signal, { source: 'anthropic' });
-    setLimitHeaders(res, handle.rateLimit);
-    await writeStream(res, handle, new MessagesStream(id, request.model), abort.signal);
+    await serveCompletion(
+      this.completions,
+      {
+        source: 'anthropic',
+        whole: (r) => messageObject(id, request.model, r.choices[0]!, r.finishReason, r.usage),
+        stream: () => new MessagesStream(id, request.model),
+      },
+      request,
+      principal,
+      req,
+      res,
+    );
   }
 
   @Post('count_tokens')

@@ -3,6 +3,7 @@ import { AnswerBuilder, type AnswerChoice } from '../answer';
 import type { CompletionChunk, FinishReason, ToolCall, Usage } from '../completion.types';
 import type { RunOutcome } from '../completions.service';
 import type { StreamFormat } from '../stream-writer';
+import { argumentsObject } from '../tools';
 
 const NS_PER_MS = 1_000_000;
 
@@ -38,19 +39,8 @@ function doneReason(finish: FinishReason): string {
 function ollamaToolCalls(calls: ToolCall[]) {
   return calls.map((call, index) => ({
     id: call.id,
-    function: { index, name: call.name, arguments: argumentsOf(call) },
+    function: { index, name: call.name, arguments: argumentsObject(call.arguments) },
   }));
-}
-
-function argumentsOf(call: ToolCall): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(call.arguments);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : {};
-  } catch {
-    return {};
-  }
 }
 
 export type OllamaEndpoint = 'chat' | 'generate';

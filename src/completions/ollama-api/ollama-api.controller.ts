@@ -8,7 +8,7 @@ import { ModelsService, type ModelInfo } from '../../models/models.service';
 import { CompletionsService } from '../completions.service';
 import { abortOnDisconnect, sendJson } from '../http-stream';
 import { setLimitHeaders } from '../openai/openai-serve';
-import { writeStream } from '../stream-writer';
+import { serveCompletion } from '../serve-completion';
 import {
   OllamaChatBody,
   OllamaEmbedBody,
@@ -168,17 +168,21 @@ export class OllamaApiController {
       return;
     }
     const timer = new OllamaTimer();
-    const abort = abortOnDisconnect(req, res);
-    if (!request.stream) {
-      const r = await this.completions.complete(request, principal, abort.signal, { source: 'ollama' });
-      timer.output();
-      setLimitHeaders(res, r.rateLimit);
-      sendJson(res, ollamaFinal(endpoint, request.model, r.choices[0], r.finishReason, timer.stats(r.usage)));
-      return;
-    }
-    const handle = await this.completions.run(request, principal, abort.signal, { source: 'ollama' });
-    setLimitHeaders(res, handle.rateLimit);
-    await writeStream(res, handle, new OllamaStream(endpoint, request.model, timer), abort.signal);
+    await serveCompletion(
+      this.completions,
+      {
+        source: 'ollama',
+        whole: (r) => {
+          timer.output();
+          return ollamaFinal(endpoint, request.model, r.choices[0], r.finishReason, timer.stats(r.usage));
+        },
+        stream: () => new OllamaStream(endpoint, request.model, timer),
+      },
+      request,
+      principal,
+      req,
+      res,
+    );
   }
 
   private async find(name: string, principal: Principal): Promise<ModelInfo> {

@@ -12,9 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CurrentPrincipal } from '../../auth/auth.decorators';
 import type { Principal } from '../../auth/principal';
 import { CompletionsService } from '../completions.service';
-import { abortOnDisconnect, sendJson } from '../http-stream';
-import { setLimitHeaders } from '../openai/openai-serve';
-import { writeStream } from '../stream-writer';
+import { serveCompletion } from '../serve-completion';
 import { ResponsesBody, ResponseDoc } from './responses.dto';
 import { itemId, outputItems, responseObject, ResponsesStream } from './responses-format';
 import { parseResponses } from './responses-request';
@@ -52,7 +50,6 @@ export class ResponsesController {
     const parsed = parseResponses(body);
     const { request, echo } = parsed;
     const conversation = await this.responses.resolve(parsed, principal);
-    const abort = abortOnDisconnect(req, res);
     const head = {
       id: itemId('resp'),
       createdAt: Math.floor(Date.now() / 1000),
@@ -60,25 +57,29 @@ export class ResponsesController {
       echo,
       store: parsed.store,
     };
-    if (!request.stream) {
-      const r = await this.completions.complete(request, principal, abort.signal, { source: 'responses' });
-      const response = responseObject(
-        head,
-        outputItems(r.choices[0]!, r.finishReason),
-        r.finishReason,
-        r.usage,
-      );
-      await this.responses.save(parsed, principal, conversation, response);
-      setLimitHeaders(res, r.rateLimit);
-      sendJson(res, response);
-      return;
-    }
-    const handle = await this.completions.run(request, principal, abort.signal, { source: 'responses' });
-    setLimitHeaders(res, handle.rateLimit);
-    const stream = new ResponsesStream(head, (response) =>
-      this.responses.save(parsed, principal, conversation, response),
+    const save = (response: ReturnType<typeof responseObject>) =>
+      this.responses.save(parsed, principal, conversation, response);
+    await serveCompletion(
+      this.completions,
+      {
+        source: 'responses',
+        whole: async (r) => {
+          const response = responseObject(
+            head,
+            outputItems(r.choices[0]!, r.finishReason),
+            r.finishReason,
+            r.usage,
+          );
+          await save(response);
+          return response;
+        },
+        stream: () => new ResponsesStream(head, save),
+      },
+      request,
+      principal,
+      req,
+      res,
     );
-    await writeStream(res, handle, stream, abort.signal);
   }
 
   @Get('responses/:id')

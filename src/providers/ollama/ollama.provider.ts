@@ -9,7 +9,7 @@ import type {
   FinishReason,
   ToolDefinition,
 } from '../../completions/completion.types';
-import { offeredTools } from '../../completions/tools';
+import { argumentsObject, offeredTools } from '../../completions/tools';
 import type { UpstreamHttp } from '../http/upstream-http';
 import { NdjsonParser } from '../http/ndjson';
 import { mapParams } from '../param-table';
@@ -200,18 +200,6 @@ function toOllamaMessages(messages: ChatMessage[]): OllamaMessage[] {
     }
     return wire;
   });
-}
-
-/** Ollama reads arguments as a JSON object; text that is not one is passed as {} (the model wrote it). */
-function argumentsObject(text: string): Record<string, unknown> {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : {};
-  } catch {
-    return {};
-  }
 }
 
 /** JSON mode is `format: "json"`; a JSON schema is passed as `format` itself. */
