@@ -6,7 +6,7 @@ import { AppLogger } from './app-logger';
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Paths whose successful requests are not logged (probes and scrapes). */
-const QUIET = new Set(['/health', '/health/ready', '/metrics']);
+const QUIET = new Set(['/health', '/health/ready', '/health/hosts', '/metrics']);
 
 /**
  * Gives every request an id (the caller's X-Request-Id when sane, else a UUID), echoes it, and
