@@ -23,7 +23,9 @@ export const envSchema = Joi.object({
     .default(2000)
     .when('SHUTDOWN_GRACE_MS', {
       is: Joi.number().min(1),
-      then: Joi.number().less(Joi.ref('SHUTDOWN_GRACE_MS')),
+      then: Joi.number()
+        .less(Joi.ref('SHUTDOWN_GRACE_MS'))
+        .messages({ 'number.less': '{{#label}} must be below SHUTDOWN_GRACE_MS (the hard-exit deadline)' }),
     }),
   BODY_LIMIT: Joi.string().default('20mb'),
 
