@@ -2,11 +2,9 @@ import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { createAdmin } from './auth/create-admin';
-import { loadEnv } from './config/config.module';
-import { migrateDatabase } from './database/migrate';
-import { generateOpenApi } from './docs/generate-openapi';
 import { describeStartupError } from './startup-error';
+
+// Commands load the app's modules when they run, so `--help` and usage errors answer at once.
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -33,6 +31,8 @@ const commands: Record<string, Command> = {
     options: HELP,
     maxPositionals: 0,
     run: async () => {
+      const { loadEnv } = await import('./config/config.module.js');
+      const { migrateDatabase } = await import('./database/migrate.js');
       const env = loadEnv();
       const ran = await migrateDatabase({
         databaseUrl: (env.DATABASE_URL as string) || undefined,
@@ -54,6 +54,7 @@ const commands: Record<string, Command> = {
     run: async (values) => {
       const name = typeof values.name === 'string' ? values.name.trim() : '';
       if (!name) throw new UsageError('create-admin: --name NAME is required');
+      const { createAdmin } = await import('./auth/create-admin.js');
       const { userId, key } = await createAdmin(name);
       process.stderr.write(`created admin user ${userId}; the key below is shown only once\n`);
       process.stdout.write(`${key}\n`);
@@ -66,6 +67,7 @@ const commands: Record<string, Command> = {
     options: HELP,
     maxPositionals: 1,
     run: async (_values, positionals) => {
+      const { generateOpenApi } = await import('./docs/generate-openapi.js');
       const file = resolve(positionals[0] ?? 'openapi.json');
       writeFileSync(file, JSON.stringify(await generateOpenApi(), null, 2) + '\n');
       process.stdout.write(`wrote ${file}\n`);
