@@ -1,15 +1,17 @@
 import { applyDecorators, Controller, ParseUUIDPipe } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { AdminOnly } from '../auth/auth.decorators';
 import { ApiError } from '../common/api-error';
+import { ApiErrors, AUTH_ERRORS } from '../docs/api-errors';
 
-/** A controller of the admin API: under /admin, admin keys only, documented as such. */
-export const AdminApiController = () =>
+/** A controller of the admin API: under /admin, admin keys only, documented as such (`tag` groups it). */
+export const AdminApiController = (tag: string) =>
   applyDecorators(
-    ApiTags('admin'),
+    ApiTags(tag),
     ApiBearerAuth('bearer'),
+    ApiSecurity('x-api-key'),
     AdminOnly(),
-    ApiForbiddenResponse({ description: 'The key is not an admin key' }),
+    ApiErrors('admin', ...AUTH_ERRORS, ['forbidden', 'This API key may not use this endpoint']),
     Controller('admin'),
   );
 

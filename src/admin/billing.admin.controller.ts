@@ -1,11 +1,5 @@
 import { Body, Get, Headers, Param, Post, Put, Query, Res } from '@nestjs/common';
-import {
-  ApiCreatedResponse,
-  ApiHeader,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-  ApiUnprocessableEntityResponse,
-} from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import { AdminApiController, uuidParam } from './admin-api';
 import type { Response } from 'express';
 import { BillingService } from '../billing/billing.service';
@@ -19,21 +13,30 @@ import {
   TopUpDto,
   TopUpResponse,
 } from './dto/billing.dto';
+import { ApiErrors } from '../docs/api-errors';
 
 /** Admin API for credits, the ledger and per-model rates (CONTRACT §4). */
-@AdminApiController()
+@AdminApiController('admin: credits and rates')
 export class BillingAdminController {
   constructor(private readonly billing: BillingService) {}
 
   @Post('users/:id/credits')
+  @ApiOperation({
+    operationId: 'topUpCredits',
+    summary: 'Top up a user’s credits (Idempotency-Key makes retries safe)',
+  })
+  @ApiErrors(
+    'admin',
+    ['invalid_request', 'amount: amount must be a positive integer'],
+    ['not_found', 'User not found'],
+    'idempotency_mismatch',
+  )
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
     description: 'A retry with the same key credits once',
   })
   @ApiCreatedResponse({ type: TopUpResponse })
-  @ApiNotFoundResponse({ description: 'Unknown user' })
-  @ApiUnprocessableEntityResponse({ description: 'Idempotency-Key already used with a different body' })
   async topUp(
     @Param('id', uuidParam) id: string,
     @Body() body: TopUpDto,
@@ -55,8 +58,12 @@ export class BillingAdminController {
   }
 
   @Get('users/:id/ledger')
+  @ApiOperation({
+    operationId: 'listLedgerEntries',
+    summary: 'A user’s ledger entries, newest first, paginated',
+  })
+  @ApiErrors('admin', ['invalid_request', 'cursor: invalid cursor'], ['not_found', 'User not found'])
   @ApiOkResponse({ type: LedgerPageResponse })
-  @ApiNotFoundResponse({ description: 'Unknown user' })
   async ledger(
     @Param('id', uuidParam) id: string,
     @Query() query: LedgerQueryDto,
@@ -77,12 +84,15 @@ export class BillingAdminController {
   }
 
   @Get('rates')
+  @ApiOperation({ operationId: 'listRates', summary: 'Per-model rates (cents per token)' })
   @ApiOkResponse({ type: [RateResponse] })
   async listRates(): Promise<RateResponse[]> {
     return (await this.billing.listRates()).map(toRateResponse);
   }
 
   @Put('rates/:model')
+  @ApiOperation({ operationId: 'setRate', summary: 'Set a model’s input and output rates' })
+  @ApiErrors('admin', ['invalid_request', 'input_rate: must be a non-negative decimal'])
   @ApiOkResponse({ type: RateResponse })
   async setRate(@Param('model') model: string, @Body() body: SetRateDto): Promise<RateResponse> {
     if (model.length === 0 || model.length > 200)

@@ -1,10 +1,5 @@
 import { Body, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
-import {
-  ApiBadRequestResponse,
-  ApiCreatedResponse,
-  ApiNotFoundResponse,
-  ApiOkResponse,
-} from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import { AdminApiController, uuidParam } from './admin-api';
 import { AuthService } from '../auth/auth.service';
 import type { ApiKeyRecord, KeySettings, UserRecord } from '../auth/auth.types';
@@ -20,9 +15,10 @@ import {
   UpdateUserDto,
   UserResponse,
 } from './dto/users.dto';
+import { ApiErrors } from '../docs/api-errors';
 
 /** Admin API for users and their keys (CONTRACT §4). */
-@AdminApiController()
+@AdminApiController('admin: users and keys')
 export class UsersAdminController {
   constructor(
     private readonly auth: AuthService,
@@ -30,29 +26,37 @@ export class UsersAdminController {
   ) {}
 
   @Post('users')
+  @ApiOperation({ operationId: 'createUser', summary: 'Create a user (credits start at 0)' })
+  @ApiErrors('admin', ['invalid_request', 'name: name must be a string'])
   @ApiCreatedResponse({ type: UserResponse })
-  @ApiBadRequestResponse({ description: 'Invalid field (named in the message)' })
   async createUser(@Body() body: CreateUserDto): Promise<UserResponse> {
     const user = await this.auth.createUser({ name: body.name, email: body.email, role: body.role });
     return (await this.withCredits([user]))[0] as UserResponse;
   }
 
   @Get('users')
+  @ApiOperation({ operationId: 'listUsers', summary: 'List users with their balances' })
   @ApiOkResponse({ type: [UserResponse] })
   async listUsers(): Promise<UserResponse[]> {
     return this.withCredits(await this.auth.listUsers());
   }
 
   @Get('users/:id')
+  @ApiOperation({ operationId: 'getUser', summary: 'Get a user with its balance' })
+  @ApiErrors('admin', ['invalid_request', 'id: must be a UUID'], ['not_found', 'User not found'])
   @ApiOkResponse({ type: UserResponse })
-  @ApiNotFoundResponse()
   async getUser(@Param('id', uuidParam) id: string): Promise<UserResponse> {
     return (await this.withCredits([await this.auth.getUser(id)]))[0] as UserResponse;
   }
 
   @Patch('users/:id')
+  @ApiOperation({ operationId: 'updateUser', summary: 'Change a user (name, email, role, disabled)' })
+  @ApiErrors(
+    'admin',
+    ['invalid_request', 'role: role must be one of the following values: user, admin'],
+    ['not_found', 'User not found'],
+  )
   @ApiOkResponse({ type: UserResponse })
-  @ApiNotFoundResponse()
   async updateUser(@Param('id', uuidParam) id: string, @Body() body: UpdateUserDto): Promise<UserResponse> {
     const user = await this.auth.updateUser(id, {
       name: body.name,
@@ -64,8 +68,13 @@ export class UsersAdminController {
   }
 
   @Post('users/:id/keys')
+  @ApiOperation({ operationId: 'createApiKey', summary: 'Issue an API key (the plaintext is returned once)' })
+  @ApiErrors(
+    'admin',
+    ['invalid_request', 'ip_whitelist.0: must be an IP address or CIDR range'],
+    ['not_found', 'User not found'],
+  )
   @ApiCreatedResponse({ type: CreatedApiKeyResponse })
-  @ApiNotFoundResponse()
   async createKey(
     @Param('id', uuidParam) id: string,
     @Body() body: CreateKeyDto,
@@ -75,30 +84,44 @@ export class UsersAdminController {
   }
 
   @Get('users/:id/keys')
+  @ApiOperation({ operationId: 'listApiKeys', summary: 'List a user’s API keys (never plaintext or hash)' })
+  @ApiErrors('admin', ['invalid_request', 'id: must be a UUID'], ['not_found', 'User not found'])
   @ApiOkResponse({ type: [ApiKeyResponse] })
-  @ApiNotFoundResponse()
   async listKeys(@Param('id', uuidParam) id: string): Promise<ApiKeyResponse[]> {
     return (await this.auth.listKeys(id)).map(toKeyResponse);
   }
 
   @Get('keys/:id')
+  @ApiOperation({ operationId: 'getApiKey', summary: 'Get an API key' })
+  @ApiErrors('admin', ['invalid_request', 'id: must be a UUID'], ['not_found', 'API key not found'])
   @ApiOkResponse({ type: ApiKeyResponse })
-  @ApiNotFoundResponse()
   async getKey(@Param('id', uuidParam) id: string): Promise<ApiKeyResponse> {
     return toKeyResponse(await this.auth.getKey(id));
   }
 
   @Patch('keys/:id')
+  @ApiOperation({
+    operationId: 'updateApiKey',
+    summary: 'Change an API key’s name, whitelist, models, limits or expiry',
+  })
+  @ApiErrors(
+    'admin',
+    ['invalid_request', 'rpm: rpm must not be less than 1'],
+    ['not_found', 'API key not found'],
+  )
   @ApiOkResponse({ type: ApiKeyResponse })
-  @ApiNotFoundResponse()
   async updateKey(@Param('id', uuidParam) id: string, @Body() body: UpdateKeyDto): Promise<ApiKeyResponse> {
     return toKeyResponse(await this.auth.updateKey(id, toSettings(body)));
   }
 
   @Delete('keys/:id')
+  @ApiOperation({
+    operationId: 'revokeApiKey',
+    summary: 'Revoke an API key (effective everywhere within AUTH_CACHE_TTL_MS)',
+  })
+  @ApiErrors('admin', ['invalid_request', 'id: must be a UUID'], ['not_found', 'API key not found'])
   @HttpCode(200)
   @ApiOkResponse({ type: ApiKeyResponse, description: 'The revoked key' })
-  @ApiNotFoundResponse()
   async revokeKey(@Param('id', uuidParam) id: string): Promise<ApiKeyResponse> {
     return toKeyResponse(await this.auth.revokeKey(id));
   }

@@ -1,23 +1,59 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { Counter } from 'prom-client';
+import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
+import { MetricsService } from '../metrics/metrics.service';
 import { BillingService } from './billing.service';
+import { EXPIRED_RESERVATIONS_SQL } from './billing.sql';
+
+const SWEEP_BATCH = 500;
 
 /**
  * Every RESERVATION_SWEEP_INTERVAL_MS, refunds reservations and ends credit leases a crashed
  * process left behind (leases whatever this process's own BILLING_CREDIT_LEASES: other processes
- * may lease). Runs in every process; concurrent sweeps are safe (see
- * BillingService.sweepExpiredReservations and sweepLeases).
+ * may lease). Runs in every process; concurrent sweeps are safe: each refund only changes a
+ * reservation that is still open (BillingService.refund), and the lease sweep is one statement.
+ * Sweeps, refunds and refunded credits are counted on /metrics.
  */
 @Injectable()
 export class ReservationSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ReservationSweeper.name);
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  private readonly sweeps: Counter;
+  private readonly refunds: Counter;
+  private readonly refundedCredits: Counter;
+  private readonly leasesEnded: Counter;
 
   constructor(
     private readonly billing: BillingService,
     private readonly config: AppConfig,
-  ) {}
+    @InjectDataSource() private readonly db: DataSource,
+    metrics: MetricsService,
+  ) {
+    const registers = [metrics.registry];
+    this.sweeps = new Counter({
+      name: 'le_reservation_sweeps_total',
+      help: 'Reservation sweeps run by this process',
+      registers,
+    });
+    this.refunds = new Counter({
+      name: 'le_reservation_sweep_refunds_total',
+      help: 'Reservations refunded by the sweep (left open past RESERVATION_TIMEOUT_MS)',
+      registers,
+    });
+    this.refundedCredits = new Counter({
+      name: 'le_reservation_sweep_refunded_credits_total',
+      help: 'Credits given back by the sweep',
+      registers,
+    });
+    this.leasesEnded = new Counter({
+      name: 'le_reservation_sweep_leases_ended_total',
+      help: 'Credit leases ended by the sweep (not renewed within the timeout)',
+      registers,
+    });
+  }
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => this.tick(), this.config.reservationSweepIntervalMs);
@@ -31,12 +67,36 @@ export class ReservationSweeper implements OnApplicationBootstrap, OnModuleDestr
     await this.running;
   }
 
-  private async sweep(): Promise<void> {
+  /** One sweep (the timer's; tests call it). */
+  async sweep(): Promise<void> {
     const leases = await this.billing.sweepLeases();
+    this.leasesEnded.inc(leases);
     if (leases > 0) this.logger.warn(`Ended ${leases} credit lease(s) not renewed within the timeout`);
-    const refunded = await this.billing.sweepExpiredReservations();
+    const { refunded, credits } = await this.refundExpired();
+    this.sweeps.inc();
+    this.refunds.inc(refunded);
+    this.refundedCredits.inc(Number(credits));
     if (refunded > 0)
-      this.logger.warn(`Refunded ${refunded} reservation(s) left open longer than the timeout`);
+      this.logger.warn(
+        `Refunded ${refunded} reservation(s) (${credits} credits) left open longer than the timeout`,
+      );
+  }
+
+  /** Refunds open reservations past their deadline; what this call refunded (another replica's are not counted). */
+  private async refundExpired(): Promise<{ refunded: number; credits: bigint }> {
+    let refunded = 0;
+    let credits = 0n;
+    for (;;) {
+      const rows: { request_id: string }[] = await this.db.query(EXPIRED_RESERVATIONS_SQL, [SWEEP_BATCH]);
+      for (const { request_id } of rows) {
+        const amount = await this.billing.refund(request_id);
+        if (amount > 0n) {
+          refunded++;
+          credits += amount;
+        }
+      }
+      if (rows.length < SWEEP_BATCH) return { refunded, credits };
+    }
   }
 
   private tick(): void {

@@ -3,7 +3,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { AppConfig } from '../config/app-config';
 import { ApiError } from './api-error';
 
-const WORKER_PATHS = new Set(['/health', '/health/ready', '/metrics']);
+const WORKER_PATHS = new Set(['/health', '/health/ready', '/health/hosts', '/metrics']);
 
 /** A worker process (APP_ROLE=worker) answers probes and metrics only; the API is the api role's. */
 @Injectable()

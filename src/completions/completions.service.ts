@@ -297,6 +297,8 @@ export class CompletionsService {
       // The reservation stays open and the sweep settles it; the client's answer is not lost.
       this.logger.error(`finishing ${ctx.requestId} failed: ${describe(e)}`);
     }
+    // Tokens and credits by model on /metrics, and the request's log line.
+    this.usage.settled(ctx.signal, ctx.principal, ctx.request.model, host, usage, charged, ttftMs);
     return charged;
   }
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { expectCompletionLog } from '../logging/request-log';
 
 /** An AbortSignal that fires when the client goes away before the response has been sent. */
 export function abortOnDisconnect(req: IncomingMessage, res: ServerResponse): AbortController {
@@ -7,6 +8,8 @@ export function abortOnDisconnect(req: IncomingMessage, res: ServerResponse): Ab
     if (!res.writableFinished) controller.abort(new Error('client disconnected'));
   });
   req.once('aborted', () => controller.abort(new Error('client disconnected')));
+  // The request's log line gets the completion's user, key id, model, host, tokens and credits.
+  expectCompletionLog(controller.signal, res);
   return controller;
 }
 

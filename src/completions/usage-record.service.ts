@@ -1,6 +1,10 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import type { Principal } from '../auth/principal';
+import { pendingCompletionLogOf } from '../logging/request-log';
+import { TrafficMetrics } from '../metrics/traffic-metrics';
+import type { Usage } from './completion.types';
 
 export type UsageStatus = 'ok' | 'error' | 'client_closed' | 'cancelled';
 
@@ -21,10 +25,42 @@ export interface UsageRecord {
   error?: string;
 }
 
-/** Writes the per-request usage rows (one insert, no read). */
+/** Writes the per-request usage rows (one insert, no read); reports settled usage to metrics and logs. */
 @Injectable()
 export class UsageRecordService {
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly metrics: TrafficMetrics,
+  ) {}
+
+  /**
+   * A request settled (CompletionsService.settle): tokens and credits by model and time to first
+   * token on /metrics (pre-bound series, no allocation), and the fields of its HTTP request's log
+   * line, found through its `signal` (queued tasks have none).
+   */
+  settled(
+    signal: AbortSignal,
+    principal: Principal,
+    model: string,
+    host: { name: string } | null,
+    usage: Usage,
+    credits: bigint,
+    ttftMs: number | null,
+  ): void {
+    this.metrics.settled(model, usage.inputTokens, usage.outputTokens, credits, ttftMs);
+    const log = pendingCompletionLogOf(signal);
+    if (!log) return;
+    log.fields = {
+      userId: principal.userId,
+      keyId: principal.keyId || null,
+      model,
+      host: host?.name ?? null,
+      inputTokens: usage.inputTokens,
+      outputTokens: usage.outputTokens,
+      credits,
+    };
+    log.write?.();
+  }
 
   async record(r: UsageRecord): Promise<void> {
     await this.db.query(

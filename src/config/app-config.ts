@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 
-export type AppRole = 'api' | 'worker' | 'all';
+/** `migrate` runs the migrations and exits (main.ts); it never builds the app. */
+export type AppRole = 'api' | 'worker' | 'all' | 'migrate';
 
 /** Typed, validated configuration. Built once from the validated environment. */
 @Injectable()
@@ -12,6 +13,7 @@ export class AppConfig {
   readonly host: string;
   readonly logLevel: string;
   readonly shutdownGraceMs: number;
+  readonly shutdownDrainMs: number;
   readonly bodyLimit: string;
 
   readonly databaseUrl: string | undefined;
@@ -72,6 +74,7 @@ export class AppConfig {
     this.host = get('HOST');
     this.logLevel = get('LOG_LEVEL');
     this.shutdownGraceMs = get('SHUTDOWN_GRACE_MS');
+    this.shutdownDrainMs = get('SHUTDOWN_DRAIN_MS');
     this.bodyLimit = get('BODY_LIMIT');
     this.databaseUrl = get<string | undefined>('DATABASE_URL') || undefined;
     this.databasePoolSize = get('DATABASE_POOL_SIZE');

@@ -19,9 +19,7 @@ export class AppConfigModule {
     // Validate now, synchronously (ConfigModule.forRoot is async and its rejection would escape),
     // and hand ConfigModule the result only: it must not copy one app's settings into
     // process.env, where the next app in the same process (tests, CLI) would inherit them.
-    const fromFile =
-      overrides.ignoreEnvFile || !existsSync('.env') ? {} : parseEnv(readFileSync('.env', 'utf8'));
-    const validated = validateEnv(withOverrides({ ...fromFile, ...process.env }, overrides.env));
+    const validated = loadEnv(overrides);
     return {
       module: AppConfigModule,
       imports: [
@@ -37,6 +35,13 @@ export class AppConfigModule {
       exports: [AppConfig],
     };
   }
+}
+
+/** The validated settings: ./.env (unless ignored), then process.env, then `overrides.env`. */
+export function loadEnv(overrides: ConfigOverrides = {}): Record<string, unknown> {
+  const fromFile =
+    overrides.ignoreEnvFile || !existsSync('.env') ? {} : parseEnv(readFileSync('.env', 'utf8'));
+  return validateEnv(withOverrides({ ...fromFile, ...process.env }, overrides.env));
 }
 
 function withOverrides(

@@ -10,11 +10,23 @@ const bool = Joi.boolean().truthy('on', 'yes', '1').falsy('off', 'no', '0');
  */
 export const envSchema = Joi.object({
   NODE_ENV: Joi.string().valid('development', 'production', 'test').default('development'),
-  APP_ROLE: Joi.string().valid('api', 'worker', 'all').default('all'),
+  APP_ROLE: Joi.string().valid('api', 'worker', 'all', 'migrate').default('all'),
   PORT: Joi.number().integer().min(0).max(65535).default(3000),
   HOST: Joi.string().default('0.0.0.0'),
   LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
+  // Hard-exit deadline after SIGTERM; keep it below the pod's terminationGracePeriodSeconds.
   SHUTDOWN_GRACE_MS: Joi.number().integer().min(0).default(10000),
+  // After SIGTERM, keep accepting this long while readiness reports unready (load balancers catch up).
+  SHUTDOWN_DRAIN_MS: Joi.number()
+    .integer()
+    .min(0)
+    .default(2000)
+    .when('SHUTDOWN_GRACE_MS', {
+      is: Joi.number().min(1),
+      then: Joi.number()
+        .less(Joi.ref('SHUTDOWN_GRACE_MS'))
+        .messages({ 'number.less': '{{#label}} must be below SHUTDOWN_GRACE_MS (the hard-exit deadline)' }),
+    }),
   BODY_LIMIT: Joi.string().default('20mb'),
 
   DATABASE_URL: Joi.string()

@@ -17,6 +17,7 @@ export function buildDataSourceOptions(settings: DatabaseSettings): DataSourceOp
     type: 'postgres' as const,
     synchronize: false,
     migrations,
+    // Read by DatabaseModule, which runs them under an advisory lock (migrate.ts), not initialize().
     migrationsRun: settings.dbMigrate,
     migrationsTransactionMode: 'each' as const,
     logging: ['error' as const],

@@ -1,9 +1,10 @@
 import { Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, DataSourceOptions } from 'typeorm';
 import { PGliteInstance } from 'typeorm-pglite/dist/pglite-instance';
 import { AppConfig } from '../config/app-config';
 import { buildDataSourceOptions } from './data-source';
+import { runMigrationsLocked } from './migrate';
 
 /** Closes the data source, then the embedded database (PGlite's singleton outlives destroy()). */
 @Injectable()
@@ -34,6 +35,15 @@ export async function closeEmbeddedDatabase(): Promise<void> {
         // Fail fast with one clear message (see main.ts) instead of a retry loop.
         retryAttempts: 0,
       }),
+      dataSourceFactory: async (options) => {
+        const { migrationsRun, ...rest } = options as DataSourceOptions;
+        const dataSource = await new DataSource({
+          ...rest,
+          migrationsRun: false,
+        } as DataSourceOptions).initialize();
+        if (migrationsRun) await runMigrationsLocked(dataSource, !('url' in rest && rest.url));
+        return dataSource;
+      },
     }),
   ],
   providers: [DatabaseShutdown],

@@ -13,14 +13,57 @@ function resolvePackageFile(spec: string): string {
 /** The OpenAPI document, generated from the controllers' decorators. */
 export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
   const config = new DocumentBuilder()
-    .setTitle('LlmEndpoint')
+    .setTitle('LlmEndpoint API')
     .setDescription(
       'Self-hostable inference platform: one API (native, OpenAI-compatible and compatibility ' +
-        'surfaces) over a fleet of GPU hosts, billed per model from a prepaid credit balance.',
+        'surfaces) over a fleet of GPU hosts, billed per model from a prepaid credit balance.\n\n' +
+        'Every operation except the operations group needs an API key (`sk-le-…`, issued by ' +
+        '`POST /admin/users/{id}/keys`), sent as `Authorization: Bearer <key>`, as a bare ' +
+        '`Authorization: <key>` or as `X-API-Key: <key>`. Errors come in the shape of the surface ' +
+        'the request was made on; each operation lists its own.',
     )
     .setVersion('1')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'Authorization: Bearer sk-le-…' }, 'bearer')
-    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'x-api-key')
+    // Not addBearerAuth(): it would declare `bearerFormat: JWT`, and these keys are opaque.
+    .addSecurity('bearer', {
+      type: 'http',
+      scheme: 'bearer',
+      description:
+        'An LlmEndpoint API key: `sk-le-<public id>-<secret>` (opaque, not a JWT). Also accepted as a bare ' +
+        '`Authorization: <key>` header (seed 000).',
+    })
+    .addApiKey(
+      {
+        type: 'apiKey',
+        in: 'header',
+        name: 'X-API-Key',
+        description: 'The same `sk-le-…` key in `X-API-Key`.',
+      },
+      'x-api-key',
+    )
+    .addTag(
+      'native',
+      'Seed 000: completions, queued completions (`{"success": …}` envelopes, NDJSON streams)',
+    )
+    .addTag('account', 'The caller’s own balance')
+    .addTag('openai', 'OpenAI-compatible API: the official SDKs work with `baseURL` `…/v1`')
+    .addTag(
+      'responses',
+      'OpenAI Responses API (`responses.create`, the Vercel AI SDK, agents): typed SSE events, stored responses',
+    )
+    .addTag(
+      'anthropic',
+      'Anthropic Messages API (`@anthropic-ai/sdk`): `x-api-key`, its SSE events and error shape',
+    )
+    .addTag(
+      'ollama',
+      'Ollama-compatible API (Open WebUI, continue.dev, the `ollama` client): NDJSON, `{"error"}` errors',
+    )
+    .addTag('serverless', 'Seed 002: OpenAI chat completions in the `{"code","msg","data"}` envelope')
+    .addTag('llm-api', 'Seed 001: text and image models, `{"detail"}` errors')
+    .addTag('admin: users and keys', 'Admin keys only: users, API keys')
+    .addTag('admin: credits and rates', 'Admin keys only: top-ups, the ledger, per-model rates')
+    .addTag('admin: GPU hosts', 'Admin keys only: the GPU host registry')
+    .addTag('operations', 'Probes and metrics (no key)')
     .build();
   return SwaggerModule.createDocument(app, config, { deepScanRoutes: true });
 }
@@ -31,13 +74,37 @@ const REDOC_PAGE = `<!DOCTYPE html>
     <title>LlmEndpoint API — ReDoc</title>
     <meta charset="utf-8"/>
     <meta name="viewport" content="width=device-width, initial-scale=1">
+    <link rel="icon" href="data:,">
     <style>body { margin: 0; padding: 0; }</style>
   </head>
   <body>
-    <redoc spec-url="/docs-json"></redoc>
+    <div id="redoc"></div>
     <script src="/redoc/redoc.standalone.js"></script>
+    <script src="/redoc/init.js"></script>
   </body>
 </html>
+`;
+
+/**
+ * ReDoc's own theme asks for Roboto and Montserrat (web fonts its sample page loads from Google);
+ * the page loads none, so use the system's fonts instead of silently falling back.
+ */
+const REDOC_INIT = `Redoc.init('/docs-json', {
+  theme: {
+    typography: {
+      fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif',
+      headings: { fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif' },
+      code: { fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, monospace' },
+    },
+  },
+}, document.getElementById('redoc'));
+`;
+
+/** ReDoc's sidebar footer shows Redocly's logo from its CDN; the bundle is served pointing here instead. */
+const REDOC_LOGO_CDN = 'https://cdn.redoc.ly/redoc/logo-mini.svg';
+const REDOC_LOGO_PATH = '/redoc/logo-mini.svg';
+const REDOC_LOGO = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16" width="16" height="16">
+<rect width="16" height="16" rx="3" fill="#32329f"/><path d="M4 4h2v6h6v2H4z" fill="#fff"/></svg>
 `;
 
 /** Swagger UI at /docs, the document at /docs-json, ReDoc at /redoc: every asset served locally. */
@@ -45,9 +112,12 @@ export function setupDocs(app: INestApplication, document: OpenAPIObject): void 
   SwaggerModule.setup('docs', app, document, {
     jsonDocumentUrl: 'docs-json',
     customSiteTitle: 'LlmEndpoint API',
-    swaggerOptions: { persistAuthorization: true },
+    // No online validator badge (validator.swagger.io): the page works with no network.
+    swaggerOptions: { persistAuthorization: true, validatorUrl: null },
   });
-  const redocBundle = readFileSync(resolvePackageFile('redoc/bundles/redoc.standalone.js'));
+  const redocBundle = readFileSync(resolvePackageFile('redoc/bundles/redoc.standalone.js'), 'utf8')
+    .split(REDOC_LOGO_CDN)
+    .join(REDOC_LOGO_PATH);
   const http = app.getHttpAdapter();
   http.get('/redoc', (_req: Request, res: Response) => {
     res.type('html').send(REDOC_PAGE);
@@ -55,5 +125,12 @@ export function setupDocs(app: INestApplication, document: OpenAPIObject): void 
   http.get('/redoc/redoc.standalone.js', (_req: Request, res: Response) => {
     res.type('application/javascript').setHeader('Cache-Control', 'public, max-age=86400');
     res.send(redocBundle);
+  });
+  http.get('/redoc/init.js', (_req: Request, res: Response) => {
+    res.type('application/javascript').send(REDOC_INIT);
+  });
+  http.get(REDOC_LOGO_PATH, (_req: Request, res: Response) => {
+    res.type('image/svg+xml').setHeader('Cache-Control', 'public, max-age=86400');
+    res.send(REDOC_LOGO);
   });
 }

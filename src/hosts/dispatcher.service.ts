@@ -7,6 +7,7 @@ import type {
   EmbeddingResult,
 } from '../completions/completion.types';
 import { AppConfig } from '../config/app-config';
+import { TrafficMetrics } from '../metrics/traffic-metrics';
 import type { ProviderKind } from '../providers/provider.types';
 import { ProvidersService } from '../providers/providers.service';
 import { toUpstreamError, UpstreamError } from '../providers/upstream-error';
@@ -69,6 +70,7 @@ export class DispatcherService {
     private readonly hosts: HostsService,
     private readonly providers: ProvidersService,
     private readonly config: AppConfig,
+    private readonly metrics: TrafficMetrics,
   ) {}
 
   /**
@@ -99,12 +101,14 @@ export class DispatcherService {
     return this.withFailover(request.model, signal, cancel, providers, async (lease, upstream) => {
       const adapter = this.providers.get(lease.host.provider);
       const target = this.hosts.target(lease.host);
+      const sent = performance.now();
       const answer =
         request.kind === 'completion'
           ? adapter.complete(target, request, upstream.signal)
           : adapter.chat(target, request, upstream.signal);
       const iterator = answer[Symbol.asyncIterator]();
       const first = await iterator.next();
+      this.metrics.upstreamLatency(lease.host.name, performance.now() - sent);
       const stop = () => chunks.finish();
       const chunks = new DispatchedChunks(first, iterator, signal, {
         onFailure: (error) => this.hosts.reportFailure(lease.host, error, request.model),
@@ -125,7 +129,9 @@ export class DispatcherService {
   async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult & { host: HostRef }> {
     return this.withFailover(request.model, signal, undefined, undefined, async (lease, upstream) => {
       const adapter = this.providers.get(lease.host.provider);
+      const sent = performance.now();
       const result = await adapter.embed(this.hosts.target(lease.host), request, upstream.signal);
+      this.metrics.upstreamLatency(lease.host.name, performance.now() - sent);
       // On failure withFailover releases the lease and aborts; the answer was read in full here.
       lease.release();
       return { ...result, host: { id: lease.host.id, name: lease.host.name } };

@@ -1,13 +1,14 @@
 import { Module } from '@nestjs/common';
 import { ProvidersModule } from '../providers/providers.module';
 import { DispatcherService } from './dispatcher.service';
+import { HostsMetrics } from './hosts-metrics';
 import { HostsRepository } from './hosts.repository';
 import { HostsService } from './hosts.service';
 
 /** GPU host registry (health loop, model discovery, load) and the dispatcher with failover. */
 @Module({
   imports: [ProvidersModule],
-  providers: [HostsRepository, HostsService, DispatcherService],
+  providers: [HostsRepository, HostsService, DispatcherService, HostsMetrics],
   exports: [HostsService, DispatcherService],
 })
 export class HostsModule {}

@@ -114,6 +114,27 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
     return [...this.hosts.values()].filter((h) => h.status !== 'unknown' && isUsable(h, now)).length;
   }
 
+  /**
+   * Per model: how many hosts serve it and how many of those are healthy (enabled, not draining,
+   * checked and answering). From memory; /health/hosts and the metrics read it.
+   */
+  modelHealth(): { model: string; hosts: number; healthy: number }[] {
+    const now = Date.now();
+    const byModel = new Map<string, { hosts: number; healthy: number }>();
+    for (const host of this.hosts.values()) {
+      const healthy = host.status !== 'unknown' && isUsable(host, now);
+      for (const model of servedModels(host)) {
+        const entry = byModel.get(model) ?? { hosts: 0, healthy: 0 };
+        entry.hosts += 1;
+        if (healthy) entry.healthy += 1;
+        byModel.set(model, entry);
+      }
+    }
+    return [...byModel.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([model, n]) => ({ model, ...n }));
+  }
+
   /** One health round: reload the table, check every host (tests call it instead of waiting). */
   async checkAll(): Promise<void> {
     await this.reload();

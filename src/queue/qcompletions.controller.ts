@@ -3,10 +3,10 @@ import {
   ApiBearerAuth,
   ApiBody,
   ApiHeader,
-  ApiNotFoundResponse,
   ApiOkResponse,
   ApiOperation,
   ApiParam,
+  ApiSecurity,
   ApiTags,
 } from '@nestjs/swagger';
 import { CurrentPrincipal } from '../auth/auth.decorators';
@@ -15,17 +15,32 @@ import { QueuedCompletionBody } from './dto/queued-completion.body';
 import { TaskCancelResponse, TaskQueuedResponse, TaskStatusResponse } from './dto/task.responses';
 import { TasksService } from './tasks.service';
 import { toStatusBody } from './task-view';
+import { ApiErrors, AUTH_ERRORS } from '../docs/api-errors';
 
 /** Seed 000's queued completions: submit, poll, cancel. */
 @ApiTags('native')
 @ApiBearerAuth('bearer')
+@ApiSecurity('x-api-key')
+@ApiErrors('native', ...AUTH_ERRORS)
 @Controller('api/v1/qcompletions')
 export class QCompletionsController {
   constructor(private readonly tasks: TasksService) {}
 
   @Post()
   @HttpCode(200)
-  @ApiOperation({ summary: 'Queue a completion; the estimate is reserved now' })
+  @ApiOperation({
+    operationId: 'createQueuedCompletion',
+    summary: 'Queue a completion; the estimate is reserved now',
+  })
+  @ApiErrors(
+    'native',
+    'invalid_request',
+    'missing_fields',
+    'model_pricing_not_found',
+    'insufficient_credits',
+    'model_not_allowed',
+    'rate_limit_exceeded',
+  )
   @ApiBody({ type: QueuedCompletionBody })
   @ApiHeader({
     name: 'Idempotency-Key',
@@ -43,10 +58,13 @@ export class QCompletionsController {
   }
 
   @Get(':task_id')
-  @ApiOperation({ summary: 'Status of a task, with the result once completed' })
+  @ApiOperation({
+    operationId: 'getQueuedCompletion',
+    summary: 'Status of a task, with the result once completed',
+  })
   @ApiParam({ name: 'task_id', format: 'uuid' })
   @ApiOkResponse({ type: TaskStatusResponse })
-  @ApiNotFoundResponse({ description: 'Task not found (also for another user’s task)' })
+  @ApiErrors('native', 'task_not_found')
   async get(
     @Param('task_id') taskId: string,
     @CurrentPrincipal() principal: Principal,
@@ -55,10 +73,13 @@ export class QCompletionsController {
   }
 
   @Delete(':task_id')
-  @ApiOperation({ summary: 'Cancel a queued or processing task; what it holds is refunded' })
+  @ApiOperation({
+    operationId: 'cancelQueuedCompletion',
+    summary: 'Cancel a queued or processing task; what it holds is refunded',
+  })
   @ApiParam({ name: 'task_id', format: 'uuid' })
   @ApiOkResponse({ type: TaskCancelResponse })
-  @ApiNotFoundResponse({ description: 'Task not found (also for another user’s task)' })
+  @ApiErrors('native', 'task_not_found')
   async cancel(
     @Param('task_id') taskId: string,
     @CurrentPrincipal() principal: Principal,

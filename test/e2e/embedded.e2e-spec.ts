@@ -28,8 +28,10 @@ describe('embedded mode (no DATABASE_URL, no REDIS_URL)', () => {
 
   it('serves /health, /health/ready, /docs and /redoc', async () => {
     expect(await (await fetch(`${url}/health`)).json()).toEqual({ status: 'ok' });
-    // Not ready without a GPU host, but the embedded database and Redis are up.
-    const ready = (await (await fetch(`${url}/health/ready`)).json()) as {
+    // Ready without a GPU host: the embedded database and Redis are up.
+    const readyRes = await fetch(`${url}/health/ready`);
+    expect(readyRes.status).toBe(200);
+    const ready = (await readyRes.json()) as {
       details: Record<string, { status: string }>;
     };
     expect(ready.details.database?.status).toBe('up');

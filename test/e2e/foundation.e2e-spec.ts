@@ -21,27 +21,45 @@ describe('foundation (PostgreSQL + Redis)', () => {
     expect(await res.json()).toEqual({ status: 'ok' });
   });
 
-  it('GET /health/ready needs the database, Redis and a healthy GPU host', async () => {
+  it('GET /health/ready is the database and Redis only: ready with no GPU host registered', async () => {
     type Ready = { status: string; details: Record<string, { status: string }> };
     // Test files share one database: start from an empty registry (the loop reloads it each round).
     await t.dataSource.query('DELETE FROM hosts');
     await t.app.get(HostsService).checkAll();
-    const without = await fetch(`${t.url}/health/ready`);
-    const down = (await without.json()) as Ready;
-    expect(without.status).toBe(503);
-    expect(down.details.database?.status).toBe('up');
-    expect(down.details.redis?.status).toBe('up');
+    const res = await fetch(`${t.url}/health/ready`);
+    const body = (await res.json()) as Ready;
+    expect(res.status).toBe(200);
+    expect(body.status).toBe('ok');
+    expect(Object.keys(body.details).sort()).toEqual(['database', 'redis', 'shutdown']);
+    expect(Object.values(body.details).every((d) => d.status === 'up')).toBe(true);
+  });
 
-    const host = await startFakeOllama({ models: ['llama3.1'] });
+  it('GET /health/hosts is 503 with no healthy host and 200 with per-model detail once one is', async () => {
+    type Hosts = { status: string; healthy: number; registered: number; models: unknown[] };
+    await t.dataSource.query('DELETE FROM hosts');
+    await t.app.get(HostsService).checkAll();
+    const without = await fetch(`${t.url}/health/hosts`);
+    expect(without.status).toBe(503);
+    expect(await without.json()).toEqual({ status: 'error', healthy: 0, registered: 0, models: [] });
+
+    const host = await startFakeOllama({ models: ['llama3.1', 'qwen2.5'] });
     try {
       await addHost(t, 'ready-check', host.url, 'ollama');
-      const res = await fetch(`${t.url}/health/ready`);
-      const body = (await res.json()) as Ready;
+      const res = await fetch(`${t.url}/health/hosts`);
       expect(res.status).toBe(200);
-      expect(body.status).toBe('ok');
-      expect(Object.values(body.details).every((d) => d.status === 'up')).toBe(true);
+      expect((await res.json()) as Hosts).toEqual({
+        status: 'ok',
+        healthy: 1,
+        registered: 1,
+        models: [
+          { model: 'llama3.1', hosts: 1, healthy: 1 },
+          { model: 'qwen2.5', hosts: 1, healthy: 1 },
+        ],
+      });
     } finally {
       await host.close();
+      await t.dataSource.query('DELETE FROM hosts');
+      await t.app.get(HostsService).checkAll();
     }
   });
 

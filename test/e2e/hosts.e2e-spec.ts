@@ -44,8 +44,8 @@ describe('host registry: discovery, health, admin API', () => {
   });
 
   it('discovers models from both fake kinds (warm from Ollama /api/ps) and reports readiness', async () => {
-    const notReady = await fetch(`${t.url}/health/ready`);
-    expect(notReady.status).toBe(503);
+    const noHosts = await fetch(`${t.url}/health/hosts`);
+    expect(noHosts.status).toBe(503);
 
     const ollama = track(await startFakeOllama({ models: ['llama3.1', 'qwen2.5'], warm: ['qwen2.5'] }));
     const openai = track(await startFakeOpenAI({ models: ['mistral-7b'] }));
@@ -82,12 +82,9 @@ describe('host registry: discovery, health, admin API', () => {
       ],
     });
 
-    const ready = await fetch(`${t.url}/health/ready`);
-    expect(ready.status).toBe(200);
-    expect(((await ready.json()) as { details: { hosts: unknown } }).details.hosts).toEqual({
-      status: 'up',
-      healthy: 2,
-    });
+    const healthy = await fetch(`${t.url}/health/hosts`);
+    expect(healthy.status).toBe(200);
+    expect(((await healthy.json()) as { healthy: number }).healthy).toBe(2);
   });
 
   it('an unhealthy host leaves rotation after HOST_FAIL_THRESHOLD failed checks and comes back', async () => {

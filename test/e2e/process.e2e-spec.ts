@@ -113,7 +113,7 @@ describe('the app as a process', () => {
       SHUTDOWN_GRACE_MS: '20000',
     });
     try {
-      await waitFor(`http://127.0.0.1:${port}/health/ready`, 30000);
+      await waitFor(`http://127.0.0.1:${port}/health/hosts`, 30000);
       const res = await fetch(`http://127.0.0.1:${port}/api/v1/completions`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Authorization: user.key },

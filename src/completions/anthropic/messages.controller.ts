@@ -1,5 +1,6 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import {
+  ApiBearerAuth,
   ApiBody,
   ApiHeader,
   ApiOkResponse,
@@ -13,6 +14,7 @@ import { CurrentPrincipal } from '../../auth/auth.decorators';
 import type { Principal } from '../../auth/principal';
 import { inputCharacters } from '../../billing/pricing';
 import { ModelsService } from '../../models/models.service';
+import { ApiErrors, AUTH_ERRORS, DIALECT_COMPLETION_ERRORS } from '../../docs/api-errors';
 import { CompletionsService } from '../completions.service';
 import { serveCompletion } from '../serve-completion';
 import { CountTokensDoc, MessageDoc, MessagesBody } from './messages.dto';
@@ -22,6 +24,7 @@ import { parseMessages } from './messages-request';
 /** Anthropic's Messages API (the @anthropic-ai/sdk, Claude Code and apps built on it). */
 @ApiTags('anthropic')
 @ApiSecurity('x-api-key')
+@ApiBearerAuth('bearer')
 @ApiHeader({ name: 'anthropic-version', required: false, description: 'Accepted, any value' })
 @Controller('v1/messages')
 export class MessagesController {
@@ -32,7 +35,9 @@ export class MessagesController {
 
   @Post()
   @HttpCode(200)
+  @ApiErrors('anthropic', ...DIALECT_COMPLETION_ERRORS)
   @ApiOperation({
+    operationId: 'createMessage',
     summary: "Create a message (JSON, or Anthropic's SSE events with stream: true)",
     description:
       'system, messages with text / image (base64) / tool_use / tool_result blocks, tools, tool_choice, ' +
@@ -66,7 +71,12 @@ export class MessagesController {
 
   @Post('count_tokens')
   @HttpCode(200)
+  @ApiErrors('anthropic', ...AUTH_ERRORS, [
+    'invalid_request',
+    "Invalid 'messages': expected a non-empty list",
+  ])
   @ApiOperation({
+    operationId: 'countMessageTokens',
     summary: "Count a request's input tokens as the platform bills them",
     description:
       "The platform's own measure (the reservation's input): characters of the user messages and tool " +

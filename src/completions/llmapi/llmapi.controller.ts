@@ -11,6 +11,7 @@ import { CompletionsService } from '../completions.service';
 import { abortOnDisconnect, write } from '../http-stream';
 import { ImageModelForm, LlmApiResponse, TextModelBody } from './llmapi.dto';
 import { parseImageModelRequest, parseTextModelRequest } from './llmapi-request';
+import { ApiErrors } from '../../docs/api-errors';
 
 const MAX_IMAGE_BYTES = 20 * 1024 * 1024;
 
@@ -34,7 +35,18 @@ export class LlmApiController {
 
   @Post('text_model/chat/completion')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Text model: generate a response' })
+  @ApiOperation({ operationId: 'textModelChatCompletion', summary: 'Text model: generate a response' })
+  @ApiErrors(
+    'llmapi',
+    'missing_api_key',
+    'invalid_api_key',
+    ['invalid_request', 'prompt is required'],
+    'insufficient_credits',
+    'model_pricing_not_found',
+    'rate_limit_exceeded',
+    'upstream_error',
+    'no_available_hosts',
+  )
   @ApiBody({ type: TextModelBody })
   @ApiOkResponse({ type: LlmApiResponse })
   async textCompletion(
@@ -48,7 +60,21 @@ export class LlmApiController {
 
   @Post('text_model/chat/stream')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Text model: stream the response as plain text' })
+  @ApiOperation({
+    operationId: 'textModelChatStream',
+    summary: 'Text model: stream the response as plain text',
+  })
+  @ApiErrors(
+    'llmapi',
+    'missing_api_key',
+    'invalid_api_key',
+    ['invalid_request', 'prompt is required'],
+    'insufficient_credits',
+    'model_pricing_not_found',
+    'rate_limit_exceeded',
+    'upstream_error',
+    'no_available_hosts',
+  )
   @ApiBody({ type: TextModelBody })
   async textStream(
     @Body() body: unknown,
@@ -63,7 +89,21 @@ export class LlmApiController {
   @HttpCode(200)
   @UseInterceptors(FileInterceptor('image', { limits: { fileSize: MAX_IMAGE_BYTES, files: 1 } }))
   @ApiConsumes('multipart/form-data')
-  @ApiOperation({ summary: 'Image model: answer a prompt about an uploaded image' })
+  @ApiOperation({
+    operationId: 'imageModelChatCompletion',
+    summary: 'Image model: answer a prompt about an uploaded image',
+  })
+  @ApiErrors(
+    'llmapi',
+    'missing_api_key',
+    'invalid_api_key',
+    ['invalid_request', 'prompt is required'],
+    'insufficient_credits',
+    'model_pricing_not_found',
+    'rate_limit_exceeded',
+    'upstream_error',
+    'no_available_hosts',
+  )
   @ApiBody({ type: ImageModelForm })
   @ApiOkResponse({ type: LlmApiResponse })
   async imageCompletion(
@@ -85,7 +125,21 @@ export class LlmApiController {
   @HttpCode(200)
   @UseInterceptors(FileInterceptor('image', { limits: { fileSize: MAX_IMAGE_BYTES, files: 1 } }))
   @ApiConsumes('multipart/form-data')
-  @ApiOperation({ summary: 'Image model: stream the answer as plain text' })
+  @ApiOperation({
+    operationId: 'imageModelChatStream',
+    summary: 'Image model: stream the answer as plain text',
+  })
+  @ApiErrors(
+    'llmapi',
+    'missing_api_key',
+    'invalid_api_key',
+    ['invalid_request', 'prompt is required'],
+    'insufficient_credits',
+    'model_pricing_not_found',
+    'rate_limit_exceeded',
+    'upstream_error',
+    'no_available_hosts',
+  )
   @ApiBody({ type: ImageModelForm })
   async imageStream(
     @UploadedFile() image: UploadedImage | undefined,

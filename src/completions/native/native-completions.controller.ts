@@ -1,15 +1,12 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import {
-  ApiBadRequestResponse,
   ApiBearerAuth,
   ApiBody,
   ApiOkResponse,
   ApiOperation,
-  ApiPaymentRequiredResponse,
   ApiProduces,
   ApiSecurity,
   ApiTags,
-  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CurrentPrincipal } from '../../auth/auth.decorators';
@@ -18,8 +15,9 @@ import { API_ERRORS } from '../../common/api-error';
 import { rateLimitHeaders } from '../../ratelimit/rate-limit.service';
 import { CompletionsService } from '../completions.service';
 import { abortOnDisconnect, sendJson, setHeaders, write } from '../http-stream';
-import { NativeCompletionBody, NativeCompletionResponse, NativeErrorResponse } from './native.dto';
+import { NativeCompletionBody, NativeCompletionResponse } from './native.dto';
 import { parseNativeCompletion } from './native-request';
+import { ApiErrors, AUTH_ERRORS } from '../../docs/api-errors';
 
 /** Seed 000's synchronous completions: `{"success": true, "response"}` or an NDJSON stream. */
 @ApiTags('native')
@@ -32,6 +30,7 @@ export class NativeCompletionsController {
   @Post('completions')
   @HttpCode(200)
   @ApiOperation({
+    operationId: 'createNativeCompletion',
     summary: 'Generate a completion',
     description:
       'Bills the user: reserves (characters of user messages × input rate + max_tokens × output rate) / 0.0001 ' +
@@ -41,12 +40,18 @@ export class NativeCompletionsController {
   @ApiBody({ type: NativeCompletionBody })
   @ApiProduces('application/json', 'application/x-ndjson')
   @ApiOkResponse({ type: NativeCompletionResponse })
-  @ApiBadRequestResponse({
-    type: NativeErrorResponse,
-    description: 'Invalid request, missing fields, unknown model, no host',
-  })
-  @ApiUnauthorizedResponse({ type: NativeErrorResponse })
-  @ApiPaymentRequiredResponse({ type: NativeErrorResponse, description: 'Insufficient credits' })
+  @ApiErrors(
+    'native',
+    'invalid_request',
+    'missing_fields',
+    'model_pricing_not_found',
+    'no_available_hosts',
+    ...AUTH_ERRORS,
+    'insufficient_credits',
+    'model_not_allowed',
+    'rate_limit_exceeded',
+    'upstream_error',
+  )
   async create(
     @Body() body: unknown,
     @CurrentPrincipal() principal: Principal,

@@ -5,6 +5,7 @@ import { CurrentPrincipal, Public } from '../../auth/auth.decorators';
 import type { Principal } from '../../auth/principal';
 import { ApiError } from '../../common/api-error';
 import { ModelsService, type ModelInfo } from '../../models/models.service';
+import { ApiErrors, AUTH_ERRORS, DIALECT_COMPLETION_ERRORS } from '../../docs/api-errors';
 import { CompletionsService } from '../completions.service';
 import { abortOnDisconnect, sendJson } from '../http-stream';
 import { setLimitHeaders } from '../openai/openai-serve';
@@ -35,7 +36,6 @@ const MODIFIED_AT = '2025-01-01T00:00:00Z';
  * Errors are Ollama's {"error": "…"}.
  */
 @ApiTags('ollama')
-@ApiBearerAuth('bearer')
 @Controller('api')
 export class OllamaApiController {
   constructor(
@@ -45,13 +45,18 @@ export class OllamaApiController {
 
   @Get('version')
   @Public()
-  @ApiOperation({ summary: 'The Ollama API version served' })
+  @ApiOperation({ operationId: 'ollamaVersion', summary: 'The Ollama API version served (no key needed)' })
   version() {
     return { version: OLLAMA_API_VERSION };
   }
 
   @Get('tags')
-  @ApiOperation({ summary: "List models (this key's priced models with a healthy host)" })
+  @ApiBearerAuth('bearer')
+  @ApiErrors('ollama', ...AUTH_ERRORS)
+  @ApiOperation({
+    operationId: 'ollamaTags',
+    summary: "List models (this key's priced models with a healthy host)",
+  })
   @ApiOkResponse({ type: OllamaTagsDoc })
   async tags(@CurrentPrincipal() principal: Principal) {
     const models = await this.models.list(principal);
@@ -69,7 +74,9 @@ export class OllamaApiController {
 
   @Post('show')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Show a model' })
+  @ApiBearerAuth('bearer')
+  @ApiErrors('ollama', ...AUTH_ERRORS, ['model_not_found', 'model "llama9" not found, try pulling it first'])
+  @ApiOperation({ operationId: 'ollamaShow', summary: 'Show a model' })
   @ApiBody({ type: OllamaShowBody })
   async show(@Body() body: unknown, @CurrentPrincipal() principal: Principal) {
     const model = await this.find(parseOllamaShow(body), principal);
@@ -86,7 +93,12 @@ export class OllamaApiController {
 
   @Post('chat')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Chat (NDJSON stream by default, one JSON object with stream: false)' })
+  @ApiBearerAuth('bearer')
+  @ApiErrors('ollama', ...DIALECT_COMPLETION_ERRORS)
+  @ApiOperation({
+    operationId: 'ollamaChat',
+    summary: 'Chat (NDJSON stream by default, one JSON object with stream: false)',
+  })
   @ApiBody({ type: OllamaChatBody })
   @ApiProduces('application/x-ndjson', 'application/json')
   async chat(
@@ -100,7 +112,12 @@ export class OllamaApiController {
 
   @Post('generate')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Generate from a prompt (NDJSON stream by default)' })
+  @ApiBearerAuth('bearer')
+  @ApiErrors('ollama', ...DIALECT_COMPLETION_ERRORS)
+  @ApiOperation({
+    operationId: 'ollamaGenerate',
+    summary: 'Generate from a prompt (NDJSON stream by default)',
+  })
   @ApiBody({ type: OllamaGenerateBody })
   @ApiProduces('application/x-ndjson', 'application/json')
   async generate(
@@ -114,7 +131,9 @@ export class OllamaApiController {
 
   @Post('embed')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Embeddings of one or more inputs' })
+  @ApiBearerAuth('bearer')
+  @ApiErrors('ollama', ...DIALECT_COMPLETION_ERRORS)
+  @ApiOperation({ operationId: 'ollamaEmbed', summary: 'Embeddings of one or more inputs' })
   @ApiBody({ type: OllamaEmbedBody })
   async embed(
     @Body() body: unknown,
@@ -139,7 +158,9 @@ export class OllamaApiController {
 
   @Post('embeddings')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Embedding of one prompt (the older endpoint)' })
+  @ApiBearerAuth('bearer')
+  @ApiErrors('ollama', ...DIALECT_COMPLETION_ERRORS)
+  @ApiOperation({ operationId: 'ollamaEmbeddings', summary: 'Embedding of one prompt (the older endpoint)' })
   async embeddings(
     @Body() body: unknown,
     @CurrentPrincipal() principal: Principal,

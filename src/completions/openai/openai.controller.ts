@@ -1,5 +1,13 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiSecurity,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CurrentPrincipal } from '../../auth/auth.decorators';
 import type { Principal } from '../../auth/principal';
@@ -20,10 +28,12 @@ import {
   ModelObject,
   TextCompletionBody,
 } from './openai.dto';
+import { ApiErrors, AUTH_ERRORS, OPENAI_COMPLETION_ERRORS } from '../../docs/api-errors';
 
 /** The OpenAI-compatible API (seeds 003, 004): the official SDKs work with baseURL …/v1. */
 @ApiTags('openai')
 @ApiBearerAuth('bearer')
+@ApiSecurity('x-api-key')
 @Controller('v1')
 export class OpenAiController {
   constructor(
@@ -32,15 +42,17 @@ export class OpenAiController {
   ) {}
 
   @Get('models')
-  @ApiOperation({ summary: 'Models with a price and at least one healthy host' })
+  @ApiOperation({ operationId: 'listModels', summary: 'Models with a price and at least one healthy host' })
   @ApiOkResponse({ type: ModelList })
+  @ApiErrors('openai', ...AUTH_ERRORS)
   async listModels(@CurrentPrincipal() principal: Principal) {
     const models = await this.models.list(principal);
     return { object: 'list', data: models.map(modelObject) };
   }
 
   @Get('models/*id')
-  @ApiOperation({ summary: 'One model' })
+  @ApiOperation({ operationId: 'retrieveModel', summary: 'Retrieve one model by id' })
+  @ApiErrors('openai', ...AUTH_ERRORS, ['model_not_found', 'The model `llama9` does not exist'])
   @ApiParam({ name: 'id', type: String, example: 'llama3.1' })
   @ApiOkResponse({ type: ModelObject })
   async getModel(@Param('id') id: string | string[], @CurrentPrincipal() principal: Principal) {
@@ -49,7 +61,13 @@ export class OpenAiController {
 
   @Post('chat/completions')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Chat completion (JSON or SSE stream)' })
+  @ApiOperation({
+    operationId: 'chatCompletions',
+    summary: 'Chat completion (JSON or SSE stream)',
+    description:
+      "OpenAI's chat completions; with `stream: true` an SSE stream of `chat.completion.chunk`s ending with `data: [DONE]`.",
+  })
+  @ApiErrors('openai', ...OPENAI_COMPLETION_ERRORS)
   @ApiBody({ type: ChatCompletionBody })
   @ApiOkResponse({ type: ChatCompletionResponse })
   async chat(
@@ -64,7 +82,8 @@ export class OpenAiController {
 
   @Post('completions')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Text completion (legacy; JSON or SSE stream)' })
+  @ApiOperation({ operationId: 'completions', summary: 'Text completion (legacy; JSON or SSE stream)' })
+  @ApiErrors('openai', ...OPENAI_COMPLETION_ERRORS)
   @ApiBody({ type: TextCompletionBody })
   async complete(
     @Body() body: unknown,
@@ -78,7 +97,8 @@ export class OpenAiController {
 
   @Post('embeddings')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Embeddings' })
+  @ApiOperation({ operationId: 'embeddings', summary: 'Create embeddings for one or more inputs' })
+  @ApiErrors('openai', ...OPENAI_COMPLETION_ERRORS)
   @ApiBody({ type: EmbeddingBody })
   @ApiOkResponse({ type: EmbeddingResponse })
   async embeddings(

@@ -11,6 +11,7 @@ import {
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CurrentPrincipal } from '../../auth/auth.decorators';
 import type { Principal } from '../../auth/principal';
+import { ApiErrors, AUTH_ERRORS, DIALECT_COMPLETION_ERRORS } from '../../docs/api-errors';
 import { CompletionsService } from '../completions.service';
 import { serveCompletion } from '../serve-completion';
 import { ResponsesBody, ResponseDoc } from './responses.dto';
@@ -30,7 +31,9 @@ export class ResponsesController {
 
   @Post('responses')
   @HttpCode(200)
+  @ApiErrors('openai', ...DIALECT_COMPLETION_ERRORS)
   @ApiOperation({
+    operationId: 'createResponse',
     summary: 'Create a model response (JSON, or typed SSE events with stream: true)',
     description:
       'Input as a string or items (messages with input_text / input_image parts, function_call and ' +
@@ -83,7 +86,8 @@ export class ResponsesController {
   }
 
   @Get('responses/:id')
-  @ApiOperation({ summary: "A stored response (this key's user's own)" })
+  @ApiErrors('openai', ...AUTH_ERRORS, ['not_found', "No response found with id 'resp_1'."])
+  @ApiOperation({ operationId: 'retrieveResponse', summary: "A stored response (this key's user's own)" })
   @ApiParam({ name: 'id', example: 'resp_6f1c…' })
   @ApiOkResponse({ type: ResponseDoc })
   get(@Param('id') id: string, @CurrentPrincipal() principal: Principal) {
@@ -91,7 +95,8 @@ export class ResponsesController {
   }
 
   @Delete('responses/:id')
-  @ApiOperation({ summary: 'Delete a stored response' })
+  @ApiErrors('openai', ...AUTH_ERRORS, ['not_found', "No response found with id 'resp_1'."])
+  @ApiOperation({ operationId: 'deleteResponse', summary: 'Delete a stored response of this user' })
   @ApiParam({ name: 'id', example: 'resp_6f1c…' })
   delete(@Param('id') id: string, @CurrentPrincipal() principal: Principal) {
     return this.responses.delete(principal, id);

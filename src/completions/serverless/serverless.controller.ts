@@ -9,6 +9,7 @@ import { CompletionsService } from '../completions.service';
 import { OpenAiDialect, serveOpenAi } from '../openai/openai-serve';
 import { parseChatCompletion } from '../openai/openai-request';
 import { ChatCompletionBody } from '../openai/openai.dto';
+import { ApiErrors, OPENAI_COMPLETION_ERRORS } from '../../docs/api-errors';
 
 /** `event:messages` / `data:{chunk}` pairs, as seed 002's serverless endpoints stream. */
 export function serverlessFrame(sse: string): string {
@@ -33,7 +34,11 @@ export class ServerlessController {
 
   @Post('chat/completions')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Chat completion in the serverless envelope (camelCase parameters accepted)' })
+  @ApiOperation({
+    operationId: 'serverlessChatCompletions',
+    summary: 'Chat completion in the serverless envelope (camelCase parameters accepted)',
+  })
+  @ApiErrors('serverless', ...OPENAI_COMPLETION_ERRORS)
   @ApiBody({ type: ChatCompletionBody })
   async chat(
     @Body() body: unknown,
