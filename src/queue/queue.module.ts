@@ -1,5 +1,6 @@
 import { BullModule } from '@nestjs/bull';
 import { Module } from '@nestjs/common';
+import { AuthModule } from '../auth/auth.module';
 import { BillingModule } from '../billing/billing.module';
 import { CompletionsModule } from '../completions/completions.module';
 import { AppConfig } from '../config/app-config';
@@ -37,6 +38,7 @@ const queueOptions = (config: AppConfig) => ({
  */
 @Module({
   imports: [
+    AuthModule,
     BillingModule,
     CompletionsModule,
     BullModule.registerQueueAsync(

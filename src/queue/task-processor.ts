@@ -3,6 +3,7 @@ import type { Job } from 'bull';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { AuthService } from '../auth/auth.service';
 import type { Principal } from '../auth/principal';
 import { BillingService } from '../billing/billing.service';
 import { API_ERRORS, ApiError } from '../common/api-error';
@@ -40,6 +41,7 @@ export class TaskProcessor {
     private readonly webhooks: WebhookService,
     private readonly metrics: QueueMetrics,
     private readonly config: AppConfig,
+    private readonly auth: AuthService,
   ) {}
 
   /** The Bull handler. Resolves when the job is done with; rejects to have Bull retry it. */
@@ -81,7 +83,8 @@ export class TaskProcessor {
     const heartbeat = setInterval(() => void this.renew(task, controller), Math.max(50, this.leaseMs / 3));
     let result: RunResult;
     try {
-      const run = await this.completions.complete(task.request, principalOf(task), controller.signal, {
+      const principal = await this.principalOf(task);
+      const run = await this.completions.complete(task.request, principal, controller.signal, {
         requestId: task.id,
         reserved: true,
         refundOnFailure: false,
@@ -173,22 +176,27 @@ export class TaskProcessor {
     await this.webhooks.notify(failed);
   }
 
+  /**
+   * The task's owner as the core expects it: the model was checked against the key at submit (and
+   * the request counted against its rpm then); the tokens it uses count against the key's
+   * tokens-per-minute limit as it is now, as a synchronous request's do.
+   */
+  private async principalOf(task: Task): Promise<Principal> {
+    const key = task.keyId ? await this.auth.getKey(task.keyId).catch(() => undefined) : undefined;
+    return {
+      userId: task.userId,
+      keyId: task.keyId ?? '',
+      role: 'user',
+      allowedModels: [task.model],
+      rpm: null,
+      tpm: key?.tpm ?? null,
+    };
+  }
+
   private async refund(taskId: string): Promise<void> {
     await this.billing.refund(taskId);
     await this.store.closeReservation(taskId);
   }
-}
-
-/** The task's owner as the core expects it; the model was checked against the key at submit. */
-function principalOf(task: Task): Principal {
-  return {
-    userId: task.userId,
-    keyId: task.keyId ?? '',
-    role: 'user',
-    allowedModels: [task.model],
-    rpm: null,
-    tpm: null,
-  };
 }
 
 /** Host trouble is worth another try; a request the core refuses (4xx) is not. */
