@@ -24,6 +24,8 @@ export class AppConfig {
 
   readonly adminApiKey: string | undefined;
   readonly authCacheTtlMs: number;
+  /** Live keys a user may hold before self-service creation is refused (0: no self-service keys). */
+  readonly selfServiceMaxKeys: number;
   readonly trustProxy: string[];
 
   readonly reservationTimeoutMs: number;
@@ -75,6 +77,7 @@ export class AppConfig {
     this.redisPrefix = get('REDIS_PREFIX');
     this.adminApiKey = get<string | undefined>('ADMIN_API_KEY') || undefined;
     this.authCacheTtlMs = get('AUTH_CACHE_TTL_MS');
+    this.selfServiceMaxKeys = get('SELF_SERVICE_MAX_KEYS');
     this.trustProxy = splitList(get('TRUST_PROXY'));
     this.reservationTimeoutMs = get('RESERVATION_TIMEOUT_MS');
     this.billingSynchronousCommit = get('BILLING_SYNCHRONOUS_COMMIT');

@@ -39,6 +39,7 @@ export const envSchema = Joi.object({
       return problem ? helpers.message({ custom: problem }) : value;
     }),
   AUTH_CACHE_TTL_MS: Joi.number().integer().min(0).max(60000).default(5000),
+  SELF_SERVICE_MAX_KEYS: Joi.number().integer().min(0).max(1000).default(5),
   TRUST_PROXY: Joi.string()
     .allow('')
     .default('')

@@ -1,0 +1,81 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, UseFilters } from '@nestjs/common';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiForbiddenResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiTags,
+} from '@nestjs/swagger';
+import { uuidParam } from '../admin/admin-api';
+import { CreateKeyDto } from '../admin/dto/users.dto';
+import { toKeyResponse, toSettings } from '../admin/users.admin.controller';
+import { CurrentPrincipal } from '../auth/auth.decorators';
+import { AuthService } from '../auth/auth.service';
+import type { Principal } from '../auth/principal';
+import { SelfServiceKeysService } from '../auth/self-service-keys.service';
+import { BillingService } from '../billing/billing.service';
+import { NativeDetailFilter } from '../common/native-detail.filter';
+import { AppConfig } from '../config/app-config';
+import { CreatedOwnKeyResponse, MeResponse, OwnKeyResponse, OwnKeysResponse } from './account-self.dto';
+
+/**
+ * Self-service for the caller's own account: who am I, and my keys (create and revoke within the
+ * rule of SelfServiceKeysService). Native error shape.
+ */
+@ApiTags('account')
+@ApiBearerAuth('bearer')
+@UseFilters(NativeDetailFilter)
+@Controller('api/v1')
+export class OwnKeysController {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly keys: SelfServiceKeysService,
+    private readonly billing: BillingService,
+    private readonly config: AppConfig,
+  ) {}
+
+  @Get('me')
+  @ApiOkResponse({ type: MeResponse })
+  async me(@CurrentPrincipal() p: Principal): Promise<MeResponse> {
+    const [user, key, credits] = await Promise.all([
+      this.auth.getUser(p.userId),
+      this.auth.getKey(p.keyId),
+      this.billing.balance(p.userId),
+    ]);
+    return {
+      success: true,
+      user_id: user.id,
+      name: user.name,
+      role: user.role,
+      credits: credits.toString(),
+      key: toKeyResponse(key),
+      max_keys: this.config.selfServiceMaxKeys,
+    };
+  }
+
+  @Get('keys')
+  @ApiOkResponse({ type: OwnKeysResponse, description: 'Own keys (never plaintext or hash)' })
+  async list(@CurrentPrincipal() p: Principal): Promise<OwnKeysResponse> {
+    return { success: true, data: (await this.keys.list(p)).map(toKeyResponse) };
+  }
+
+  @Post('keys')
+  @ApiCreatedResponse({ type: CreatedOwnKeyResponse })
+  @ApiForbiddenResponse({ description: 'Over the key limit, or asks more than the signed-in key may' })
+  async create(@CurrentPrincipal() p: Principal, @Body() body: CreateKeyDto): Promise<CreatedOwnKeyResponse> {
+    const issued = await this.keys.create(p, toSettings(body));
+    return { success: true, key: { ...toKeyResponse(issued.record), key: issued.key } };
+  }
+
+  @Delete('keys/:id')
+  @HttpCode(200)
+  @ApiOkResponse({ type: OwnKeyResponse, description: 'The revoked key' })
+  @ApiNotFoundResponse({ description: 'No such key of this user' })
+  async revoke(
+    @CurrentPrincipal() p: Principal,
+    @Param('id', uuidParam) id: string,
+  ): Promise<OwnKeyResponse> {
+    return { success: true, key: toKeyResponse(await this.keys.revoke(p, id)) };
+  }
+}
