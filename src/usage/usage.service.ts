@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
+import { BillingService } from '../billing/billing.service';
 import { ApiError } from '../common/api-error';
 import type {
   RequestRecord,
@@ -62,7 +63,10 @@ interface RequestRow {
  */
 @Injectable()
 export class UsageService {
-  constructor(@InjectDataSource() private readonly db: DataSource) {}
+  constructor(
+    @InjectDataSource() private readonly db: DataSource,
+    private readonly billing: BillingService,
+  ) {}
 
   async report(q: UsageQuery): Promise<UsageReport> {
     if (!(q.from < q.to)) throw new ApiError('invalid_request', 'from: must be before to', 'from');
@@ -72,6 +76,8 @@ export class UsageService {
         `to: at most ${MAX_HOURS[q.granularity] / 24} days with granularity=${q.granularity}`,
         'to',
       );
+    // Answers go out before their settle (and usage row) commits: wait for this process's.
+    await this.billing.settled(q.userId === undefined ? undefined : [q.userId]);
     const group = GROUPS[q.groupBy];
     const params: unknown[] = [q.from, q.to];
     const where = [`h.bucket >= date_trunc('hour', $1::timestamptz)`, `h.bucket < $2::timestamptz`];
@@ -96,12 +102,12 @@ export class UsageService {
     const [series, totals] = await Promise.all([
       this.db.query(
         `SELECT ${bucket} AS bucket, ${group.column} AS grp, min(${group.label}) AS label, ${SUMS}
-         ${from} GROUP BY 1, 2 ORDER BY 1, 2`,
+         ${from} GROUP BY 1, 2 HAVING sum(h.requests) <> 0 ORDER BY 1, 2`,
         params,
       ) as Promise<(SumsRow & { bucket: Date })[]>,
       this.db.query(
         `SELECT ${group.column} AS grp, min(${group.label}) AS label, ${SUMS}
-         ${from} GROUP BY 1 ORDER BY sum(h.credits) DESC, 1`,
+         ${from} GROUP BY 1 HAVING sum(h.requests) <> 0 ORDER BY sum(h.credits) DESC, 1`,
         params,
       ) as Promise<SumsRow[]>,
     ]);
@@ -118,6 +124,7 @@ export class UsageService {
     limit: number,
     cursor?: string,
   ): Promise<{ records: RequestRecord[]; nextCursor: string | null }> {
+    await this.billing.settled([userId]);
     const params: unknown[] = [userId, limit + 1];
     let after = '';
     if (cursor !== undefined) {
