@@ -48,3 +48,37 @@ export class CreatedOwnKeyResponse {
   @ApiProperty({ type: CreatedApiKeyResponse, description: 'key.key is the plaintext, shown only here' })
   key!: CreatedApiKeyResponse;
 }
+
+export class OwnLedgerEntryResponse {
+  @ApiProperty()
+  id!: string;
+
+  @ApiProperty({ type: 'string', example: '-1200', description: 'Signed credits (integer as a string)' })
+  amount!: string;
+
+  @ApiProperty({ enum: ['topup', 'reserve', 'settle', 'refund', 'adjustment'] })
+  kind!: string;
+
+  @ApiProperty({ type: String, nullable: true })
+  request_id!: string | null;
+
+  @ApiProperty({ type: String, nullable: true })
+  reference!: string | null;
+
+  @ApiProperty({ type: 'string', description: 'Balance after this entry (integer as a string)' })
+  balance_after!: string;
+
+  @ApiProperty({ format: 'date-time' })
+  created_at!: string;
+}
+
+export class OwnLedgerPageResponse {
+  @ApiProperty({ example: true })
+  success!: true;
+
+  @ApiProperty({ type: [OwnLedgerEntryResponse] })
+  data!: OwnLedgerEntryResponse[];
+
+  @ApiProperty({ type: String, nullable: true, description: 'Pass as cursor for older entries' })
+  next_cursor!: string | null;
+}

@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, UseFilters } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, UseFilters } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
@@ -8,6 +8,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { uuidParam } from '../admin/admin-api';
+import { LedgerQueryDto } from '../admin/dto/billing.dto';
 import { CreateKeyDto } from '../admin/dto/users.dto';
 import { toKeyResponse, toSettings } from '../admin/users.admin.controller';
 import { CurrentPrincipal } from '../auth/auth.decorators';
@@ -17,7 +18,13 @@ import { SelfServiceKeysService } from '../auth/self-service-keys.service';
 import { BillingService } from '../billing/billing.service';
 import { NativeDetailFilter } from '../common/native-detail.filter';
 import { AppConfig } from '../config/app-config';
-import { CreatedOwnKeyResponse, MeResponse, OwnKeyResponse, OwnKeysResponse } from './account-self.dto';
+import {
+  CreatedOwnKeyResponse,
+  MeResponse,
+  OwnKeyResponse,
+  OwnKeysResponse,
+  OwnLedgerPageResponse,
+} from './account-self.dto';
 
 /**
  * Self-service for the caller's own account: who am I, and my keys (create and revoke within the
@@ -51,6 +58,28 @@ export class OwnKeysController {
       credits: credits.toString(),
       key: toKeyResponse(key),
       max_keys: this.config.selfServiceMaxKeys,
+    };
+  }
+
+  @Get('ledger')
+  @ApiOkResponse({ type: OwnLedgerPageResponse, description: 'Own ledger, newest first (cursor pagination)' })
+  async ledger(
+    @CurrentPrincipal() p: Principal,
+    @Query() query: LedgerQueryDto,
+  ): Promise<OwnLedgerPageResponse> {
+    const page = await this.billing.ledger(p.userId, { limit: query.limit, cursor: query.cursor });
+    return {
+      success: true,
+      data: page.entries.map((e) => ({
+        id: e.id,
+        amount: e.amount.toString(),
+        kind: e.kind,
+        request_id: e.requestId,
+        reference: e.reference,
+        balance_after: e.balanceAfter.toString(),
+        created_at: e.createdAt.toISOString(),
+      })),
+      next_cursor: page.nextCursor,
     };
   }
 

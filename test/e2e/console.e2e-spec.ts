@@ -183,6 +183,11 @@ describe('web console in headless Chromium', () => {
       return (await page.getByTestId('balance').textContent()) !== '5,000,000';
     });
     await page.getByRole('table', { name: 'Recent requests' }).getByText('llama3.1').waitFor();
+    // The user's own ledger: the top-up, then the request's reserve and settle.
+    const ledger = page.getByRole('table', { name: 'Ledger' });
+    await ledger.locator('tr[data-kind="settle"]').waitFor();
+    expect(await ledger.locator('tr[data-kind="reserve"]').count()).toBe(1);
+    expect(await ledger.locator('tr[data-kind="topup"]').count()).toBe(1);
     await shot('user-account-after');
 
     await go('Keys');

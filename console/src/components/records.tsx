@@ -17,16 +17,13 @@ function useCursorPages() {
   };
 }
 
-export function LedgerTable({ userId, version }: { userId: string; version: number }) {
+/** `path` is /admin/users/:id/ledger or /api/v1/ledger (own). */
+export function LedgerTable({ path, version = 0 }: { path: string; version?: number }) {
   const { api } = useSession();
   const pages = useCursorPages();
   const ledger = useLoad(
-    (signal) =>
-      api.get<Page<LedgerEntry>>(
-        `/admin/users/${userId}/ledger${query({ limit: 20, cursor: pages.cursor })}`,
-        signal,
-      ),
-    [userId, pages.cursor, version],
+    (signal) => api.get<Page<LedgerEntry>>(`${path}${query({ limit: 20, cursor: pages.cursor })}`, signal),
+    [path, pages.cursor, version],
   );
   return (
     <section className="card">

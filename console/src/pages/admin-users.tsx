@@ -175,7 +175,7 @@ export function UserPage({ id }: { id: string }) {
         )}
       </section>
       <KeyForm onCreate={createKey} />
-      <LedgerTable userId={id} version={version} />
+      <LedgerTable path={`/admin/users/${id}/ledger`} version={version} />
       <RequestsTable path={`/admin/users/${id}/requests`} />
     </>
   );

@@ -1,7 +1,7 @@
 import { type FormEvent, useRef, useState } from 'react';
 import { ErrorText, Loading, describe, useLoad } from '../components/common';
 import { type KeyInput, KeyForm, KeyTable } from '../components/keys';
-import { RequestsTable } from '../components/records';
+import { LedgerTable, RequestsTable } from '../components/records';
 import { UsageView } from '../components/usage';
 import { creditsToDollars, formatCredits } from '../money';
 import { useSession } from '../session';
@@ -10,6 +10,8 @@ import type { ApiKey, CreatedKey } from '../types';
 
 export function AccountPage() {
   const { me, refreshMe } = useSession();
+  // Refresh reloads the ledger and the requests too.
+  const [version, setVersion] = useState(0);
   return (
     <>
       <h2>Account</h2>
@@ -22,11 +24,12 @@ export function AccountPage() {
           Signed in as {me.name} with key <code>{me.key.prefix}…</code>
           {me.key.models.length > 0 && <> · models: {me.key.models.join(', ')}</>}
         </div>
-        <button type="button" onClick={() => void refreshMe()}>
+        <button type="button" onClick={() => void refreshMe().then(() => setVersion((v) => v + 1))}>
           Refresh
         </button>
       </section>
-      <RequestsTable path="/api/v1/requests" />
+      <LedgerTable path="/api/v1/ledger" version={version} />
+      <RequestsTable path="/api/v1/requests" version={version} />
     </>
   );
 }
