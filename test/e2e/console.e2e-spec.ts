@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { FakeHost, startFakeOllama } from '../fakes';
 import { launchBrowser } from '../support/browser';
@@ -176,6 +176,15 @@ describe('web console in headless Chromium', () => {
     await expect(totals.locator('tbody tr').first().locator('td').nth(1).textContent()).resolves.toBe('1');
     await page.locator('figure.chart svg rect').first().waitFor({ state: 'attached' });
     await shot('user-usage');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Export CSV' }).click(),
+    ]);
+    const csvPath = `${SHOTS}/user-usage.csv`;
+    await download.saveAs(csvPath);
+    const csv = readFileSync(csvPath, 'utf8').split('\r\n');
+    expect(csv[0]).toBe('bucket,model,label,requests,errors,aborted,input_tokens,output_tokens,credits');
+    expect(csv[1]).toMatch(/,llama3\.1,llama3\.1,1,0,0,\d+,\d+,\d+$/);
 
     await go('Account');
     await eventually(async () => {
@@ -193,7 +202,26 @@ describe('web console in headless Chromium', () => {
     await go('Keys');
     await page.getByRole('table', { name: 'Keys' }).getByText('this session').waitFor();
     await page.getByText('A new key can do no more than the key you signed in with').waitFor();
+    const form = page.getByRole('form', { name: 'New key' });
+    await form.getByLabel('Name').fill('script');
+    await form.getByLabel('Requests / minute').fill('500');
+    await form.getByRole('button', { name: 'Create key' }).click();
+    await form.getByText('rpm: at most 100').waitFor();
+    await form.getByLabel('Requests / minute').fill('50');
+    await form.getByRole('button', { name: 'Create key' }).click();
+    const plaintext = (await page.getByTestId('new-key').textContent()) ?? '';
+    expect(plaintext).toMatch(/^sk-le-/);
     await shot('user-keys');
+    const row = page.getByRole('table', { name: 'Keys' }).locator('tr', { hasText: 'script' });
+    await row.getByRole('button', { name: 'Revoke' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByText(/Revoke key .* \(script\)\?/).waitFor();
+    await dialog.getByRole('button', { name: 'Yes, revoke' }).click();
+    await row.getByText('revoked').waitFor();
+    const revoked = await fetch(`${t.url}/api/v1/account`, {
+      headers: { Authorization: `Bearer ${plaintext}` },
+    });
+    expect(revoked.status).toBe(401);
   });
 
   it('shows a user key no admin page, and the admin API answers it 403', async () => {

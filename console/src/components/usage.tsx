@@ -16,6 +16,12 @@ const metricOf = (s: UsageSums, metric: Metric): bigint =>
     ? BigInt(s.credits)
     : BigInt(metric === 'requests' ? s.requests : s.input_tokens + s.output_tokens);
 
+/** "2026-12-02 15:00 UTC" for hours, "2026-12-02" for days. */
+const timeLabel = (t: number, granularity: UsageReport['granularity']) => {
+  const iso = new Date(t).toISOString();
+  return granularity === 'hour' ? `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC` : iso.slice(0, 10);
+};
+
 const groupName = (s: UsageSums) => s.label ?? s.group ?? '(none)';
 
 /** Usage over time: a stacked bar chart, a table per group and CSV export of the series. */
@@ -144,6 +150,12 @@ export function UsageChart({ report, metric }: { report: UsageReport; metric: Me
         <line x1={left} y1={height - 1} x2={width} y2={height - 1} className="axis" />
         <text x={left + 2} y={12} className="axis-label">
           max {label} {metric}
+        </text>
+        <text x={left + 2} y={height - 5} className="axis-label">
+          {timeLabel(start, report.granularity)}
+        </text>
+        <text x={width - 2} y={height - 5} className="axis-label axis-end">
+          {timeLabel(end, report.granularity)}
         </text>
         {buckets.map((t, i) => {
           let y = height - 1;
