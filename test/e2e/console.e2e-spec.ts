@@ -126,6 +126,14 @@ describe('web console in headless Chromium', () => {
     await expect(row.getByTestId('host-models').textContent()).resolves.toContain('llama3.1');
     await expect(row.getByTestId('host-models').textContent()).resolves.toContain('qwen2.5');
     await shot('admin-hosts');
+    await row.getByRole('button', { name: 'Drain' }).click();
+    await row.getByText('draining').waitFor();
+    await row.getByRole('button', { name: 'Disable' }).click();
+    await row.getByText('disabled', { exact: true }).waitFor();
+    await row.getByRole('button', { name: 'Enable' }).click();
+    await row.getByRole('button', { name: 'Undrain' }).click();
+    await row.getByRole('button', { name: 'Drain' }).waitFor();
+    await row.getByRole('button', { name: 'Disable' }).waitFor();
 
     await row.getByRole('button', { name: 'Remove' }).click();
     await page.getByRole('dialog').getByText('Remove host gpu-fake-1?').waitFor();
