@@ -31,6 +31,9 @@ describe('usage aggregate (usage_hourly) and the usage / self-service API', () =
   const fakes: FakeHost[] = [];
 
   afterAll(async () => {
+    // The run's database is shared by every suite: leave the seeded rate table as it was.
+    await apps[0]?.dataSource.query(`DELETE FROM rates WHERE model IN ('qwen2.5', 'broken-model')`);
+    await apps[0]?.dataSource.query(`DELETE FROM hosts WHERE name LIKE 'agg-%'`);
     await Promise.all(apps.map((a) => a.close()));
     await Promise.all(fakes.map((f) => f.close()));
   });

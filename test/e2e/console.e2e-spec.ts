@@ -37,6 +37,9 @@ describe('web console in headless Chromium', () => {
     });
   });
   afterAll(async () => {
+    // The run's database is shared by every suite: leave the seeded rate table as it was.
+    await t?.dataSource.query(`DELETE FROM rates WHERE model = 'qwen2.5'`);
+    await t?.dataSource.query(`DELETE FROM hosts WHERE name = 'gpu-fake-1'`);
     await browser?.close();
     await fake?.close();
     await t?.close();
@@ -85,7 +88,7 @@ describe('web console in headless Chromium', () => {
     await topUp.getByLabel('Credits').fill('5,000,000');
     await topUp.getByRole('button', { name: 'Add credits' }).dblclick();
     await page.getByText('Added 5,000,000 credits').waitFor();
-    await expect(page.getByTestId('balance').textContent()).resolves.toBe('5,000,000');
+    await page.getByTestId('balance').getByText('5,000,000', { exact: true }).waitFor();
     const ledger = page.getByRole('table', { name: 'Ledger' });
     await ledger.locator('tr[data-kind="topup"]').first().waitFor();
     expect(await ledger.locator('tr[data-kind="topup"]').count()).toBe(1);
