@@ -10,6 +10,7 @@ import { LedgerWithoutUserKeys1710000008000 } from './1710000008000-LedgerWithou
 import { AsyncBillingCommits1710000009000 } from './1710000009000-AsyncBillingCommits';
 import { SetBasedBillingBatches1710000010000 } from './1710000010000-SetBasedBillingBatches';
 import { CreditLeases1710000011000 } from './1710000011000-CreditLeases';
+import { UsageHourly1710000012000 } from './1710000012000-UsageHourly';
 import { Responses1710000013000 } from './1710000013000-Responses';
 
 type MigrationClass = new () => MigrationInterface;
@@ -31,5 +32,6 @@ export const migrations: MigrationClass[] = [
   AsyncBillingCommits1710000009000,
   SetBasedBillingBatches1710000010000,
   CreditLeases1710000011000,
+  UsageHourly1710000012000,
   Responses1710000013000,
 ];

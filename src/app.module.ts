@@ -1,12 +1,14 @@
 import { DynamicModule, MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { BullModule } from '@nestjs/bull';
+import { AccountModule } from './account/account.module';
 import { AdminModule } from './admin/admin.module';
 import { AuthModule } from './auth/auth.module';
 import { BillingModule } from './billing/billing.module';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { WorkerRoleMiddleware } from './common/worker-role.middleware';
 import { CompletionsModule } from './completions/completions.module';
+import { ConsoleModule } from './console/console.module';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule, ConfigOverrides } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
@@ -19,6 +21,7 @@ import { ProvidersModule } from './providers/providers.module';
 import { QueueModule } from './queue/queue.module';
 import { RedisModule } from './redis/redis.module';
 import { RedisService } from './redis/redis.service';
+import { UsageModule } from './usage/usage.module';
 
 @Module({})
 export class AppModule implements NestModule {
@@ -48,6 +51,9 @@ export class AppModule implements NestModule {
         CompletionsModule,
         QueueModule,
         AdminModule,
+        AccountModule,
+        UsageModule,
+        ConsoleModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: ApiExceptionFilter }],
     };

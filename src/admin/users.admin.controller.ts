@@ -142,7 +142,7 @@ export class UsersAdminController {
 }
 
 /** Wire settings to the service's: absent stays absent, null clears (lists clear to empty). */
-function toSettings(body: KeySettingsDto): KeySettings {
+export function toSettings(body: KeySettingsDto): KeySettings {
   return {
     name: body.name,
     ipWhitelist: body.ip_whitelist === null ? [] : body.ip_whitelist,
@@ -153,7 +153,7 @@ function toSettings(body: KeySettingsDto): KeySettings {
   };
 }
 
-function toKeyResponse(k: ApiKeyRecord): ApiKeyResponse {
+export function toKeyResponse(k: ApiKeyRecord): ApiKeyResponse {
   return {
     id: k.id,
     user_id: k.userId,

@@ -10,6 +10,7 @@ import { Clock } from './clock';
 import { LastUsedRecorder } from './last-used.recorder';
 import { RandomSource } from './random.source';
 import { RequestAuthenticator } from './request-authenticator';
+import { SelfServiceKeysService } from './self-service-keys.service';
 import { UserEntity } from './user.entity';
 import { VerifiedKeyCache } from './verified-key.cache';
 
@@ -25,8 +26,9 @@ import { VerifiedKeyCache } from './verified-key.cache';
     RandomSource,
     Clock,
     AdminBootstrap,
+    SelfServiceKeysService,
     { provide: APP_GUARD, useClass: ApiKeyGuard },
   ],
-  exports: [AuthService, RequestAuthenticator],
+  exports: [AuthService, RequestAuthenticator, SelfServiceKeysService],
 })
 export class AuthModule {}

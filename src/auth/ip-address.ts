@@ -87,3 +87,19 @@ export function resolveClientAddress(
   }
   return client;
 }
+
+/** Whether every address of `inner` (address or CIDR) lies in one of the `outer` ranges. */
+export function rangeWithin(inner: string, outer: string[]): boolean {
+  const range = parseRange(inner);
+  if (!range) return false;
+  const [address, prefix] = range;
+  return outer.some((text) => {
+    const container = parseRange(text);
+    return (
+      container !== null &&
+      container[0].kind() === address.kind() &&
+      prefix >= container[1] &&
+      address.match(container[0] as never, container[1])
+    );
+  });
+}

@@ -26,6 +26,8 @@ export class AppConfig {
 
   readonly adminApiKey: string | undefined;
   readonly authCacheTtlMs: number;
+  /** Live keys a user may hold before self-service creation is refused (0: no self-service keys). */
+  readonly selfServiceMaxKeys: number;
   readonly trustProxy: string[];
   /** Redis unreachable: serve keys with rpm/tpm limits without them (true) or answer 503. */
   readonly rateLimitFailOpen: boolean;
@@ -84,6 +86,7 @@ export class AppConfig {
     this.redisPrefix = get('REDIS_PREFIX');
     this.adminApiKey = get<string | undefined>('ADMIN_API_KEY') || undefined;
     this.authCacheTtlMs = get('AUTH_CACHE_TTL_MS');
+    this.selfServiceMaxKeys = get('SELF_SERVICE_MAX_KEYS');
     this.trustProxy = splitList(get('TRUST_PROXY'));
     this.corsOrigins = splitList(get('CORS_ORIGINS'));
     this.rateLimitFailOpen = get('RATE_LIMIT_FAIL_OPEN');

@@ -62,6 +62,7 @@ export const envSchema = Joi.object({
         : helpers.message({ custom: `${bad.trim()} is not an origin (scheme://host[:port]) or *` });
     }),
   AUTH_CACHE_TTL_MS: Joi.number().integer().min(0).max(60000).default(5000),
+  SELF_SERVICE_MAX_KEYS: Joi.number().integer().min(0).max(1000).default(5),
   TRUST_PROXY: Joi.string()
     .allow('')
     .default('')

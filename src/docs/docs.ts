@@ -63,6 +63,11 @@ export function buildOpenApiDocument(app: INestApplication): OpenAPIObject {
     .addTag('admin: users and keys', 'Admin keys only: users, API keys')
     .addTag('admin: credits and rates', 'Admin keys only: top-ups, the ledger, per-model rates')
     .addTag('admin: GPU hosts', 'Admin keys only: the GPU host registry')
+    .addTag(
+      'admin: usage',
+      "Admin keys only: usage and spend from the hourly aggregate, a user's recent requests",
+    )
+    .addTag('admin: queue', 'Admin keys only: queue depth and recent failures')
     .addTag('operations', 'Probes and metrics (no key)')
     .build();
   return SwaggerModule.createDocument(app, config, { deepScanRoutes: true });

@@ -8,6 +8,8 @@ import { QCompletionsController } from './qcompletions.controller';
 import { KEEP_COMPLETED_JOBS, KEEP_FAILED_JOBS, TASKS_QUEUE, WEBHOOKS_QUEUE } from './queue.constants';
 import { QueueLifecycle } from './queue-lifecycle';
 import { QueueMetrics } from './queue-metrics';
+import { QueueAdminController } from './queue.admin.controller';
+import { QueueStatusService } from './queue-status.service';
 import { RunningTasks } from './running-tasks';
 import { TaskJobs } from './task-jobs';
 import { TaskMaintenance } from './task-maintenance';
@@ -46,7 +48,7 @@ const queueOptions = (config: AppConfig) => ({
       { name: WEBHOOKS_QUEUE, inject: [AppConfig], useFactory: queueOptions },
     ),
   ],
-  controllers: [QCompletionsController],
+  controllers: [QCompletionsController, QueueAdminController],
   providers: [
     TasksStore,
     TaskJobs,
@@ -57,6 +59,7 @@ const queueOptions = (config: AppConfig) => ({
     TasksService,
     QueueLifecycle,
     QueueMetrics,
+    QueueStatusService,
   ],
   exports: [TasksService, TaskMaintenance],
 })
