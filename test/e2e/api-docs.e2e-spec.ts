@@ -116,7 +116,7 @@ describe('API documentation', () => {
   });
 
   it('the bearer scheme describes the sk-le- key and claims no JWT format', () => {
-    const schemes = doc.components?.securitySchemes as Record<string, Record<string, string>>;
+    const schemes = doc.components?.securitySchemes as unknown as Record<string, Record<string, string>>;
     expect(schemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(schemes.bearer?.bearerFormat).toBeUndefined();
     expect(schemes.bearer?.description).toContain('sk-le-');
