@@ -148,7 +148,9 @@ describe('API documentation', () => {
         // ReDoc's sidebar footer (its logo was on a CDN) is rendered and its image loaded from here.
         if (path === '/redoc') {
           const logo = await page.waitForSelector('img[alt="redocly logo"]');
-          expect(await logo.evaluate((img) => (img as HTMLImageElement).naturalWidth)).toBeGreaterThan(0);
+          expect(
+            await logo.evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth),
+          ).toBeGreaterThan(0);
         }
         await page.waitForLoadState('networkidle');
         const outside = requests.filter((u) => !u.startsWith(`${t.url}/`) && !/^(data|blob):/.test(u));

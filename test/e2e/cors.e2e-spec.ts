@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { FakeHost, startFakeOllama } from '../fakes';
 import { launchBrowser } from '../support/browser';
-import { addHost, balanceOf, fundedUser } from '../support/platform';
+import { addHost, balanceOf, fundedUser, removeHosts } from '../support/platform';
 import { startTestApp, TestApp } from '../support/test-app';
 
 /** A page server on its own port: another origin than the app's. */
@@ -48,18 +48,20 @@ describe('CORS for browser clients', () => {
   let other: { server: Server; origin: string };
   let browser: Browser;
   let user: { userId: string; key: string };
+  let hostId: string | undefined;
 
   beforeAll(async () => {
     allowed = await pageServer();
     other = await pageServer();
     t = await startTestApp({ CORS_ORIGINS: allowed.origin, HOST_CHECK_INTERVAL_MS: '60000' });
     host = await startFakeOllama({ models: ['llama3.1'] });
-    await addHost(t, 'gpu-cors', host.url, 'ollama');
+    hostId = await addHost(t, 'gpu-cors', host.url, 'ollama');
     user = await fundedUser(t, 10_000_000n, { rpm: 100 });
     browser = await launchBrowser();
   });
   afterAll(async () => {
     await browser?.close();
+    await removeHosts(t, [hostId]);
     await t?.close();
     await host?.close();
     allowed?.server.close();

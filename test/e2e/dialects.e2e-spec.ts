@@ -6,7 +6,7 @@ import OpenAI from 'openai';
 import { z } from 'zod';
 import { BillingService } from '../../src/billing/billing.service';
 import { FakeHost, FakeRequest, FakeToolCall, startFakeOllama, startFakeOpenAI } from '../fakes';
-import { addHost, balanceOf, eventually, fundedUser, ledgerSum } from '../support/platform';
+import { addHost, balanceOf, eventually, fundedUser, ledgerSum, removeHosts } from '../support/platform';
 import { startTestApp, TestApp } from '../support/test-app';
 
 /** After a tool result the fake model answers in text; otherwise it calls the first tool offered. */
@@ -41,6 +41,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
   let ollamaHost: FakeHost;
   let openaiHost: FakeHost;
   let user: { userId: string; key: string };
+  const hostIds: string[] = [];
 
   beforeAll(async () => {
     t = await startTestApp({ HOST_CHECK_INTERVAL_MS: '60000' });
@@ -50,11 +51,14 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
     await billing.setRate('test-embed', '0.01', '0');
     ollamaHost = await startFakeOllama({ models: ['llama3.1', 'llava', 'test-embed'], toolCalls: fakeModel });
     openaiHost = await startFakeOpenAI({ models: ['test-qwen-tools'], toolCalls: fakeModel, tokens: 4 });
-    await addHost(t, 'gpu-dialects-ollama', ollamaHost.url, 'ollama');
-    await addHost(t, 'gpu-dialects-openai', openaiHost.url, 'openai');
+    hostIds.push(
+      await addHost(t, 'gpu-dialects-ollama', ollamaHost.url, 'ollama'),
+      await addHost(t, 'gpu-dialects-openai', openaiHost.url, 'openai'),
+    );
     user = await fundedUser(t, 100_000_000n);
   });
   afterAll(async () => {
+    await removeHosts(t, hostIds);
     await t?.close();
     await Promise.all([ollamaHost?.close(), openaiHost?.close()]);
   });
@@ -612,7 +616,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
         reportUsage: false,
       });
       try {
-        await addHost(t, 'gpu-dialects-slow', slow.url, 'openai');
+        hostIds.push(await addHost(t, 'gpu-dialects-slow', slow.url, 'openai'));
         const payer = await fundedUser(t, 10_000_000n);
         const o = new OpenAI({ apiKey: payer.key, baseURL: `${t.url}/v1`, maxRetries: 0 });
         const ask = 'Tell me a long story';

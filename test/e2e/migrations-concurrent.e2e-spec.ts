@@ -28,7 +28,7 @@ async function appliedMigrations(url: string): Promise<string[]> {
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    const rows = (await c.query<{ name: string }>('SELECT name FROM migrations ORDER BY id')).rows;
+    const rows = (await c.query('SELECT name FROM migrations ORDER BY id')).rows as { name: string }[];
     return rows.map((r) => r.name);
   } finally {
     await c.end();

@@ -1,18 +1,20 @@
 import { FakeHost, startFakeOllama } from '../fakes';
-import { addHost, eventually, fundedUser } from '../support/platform';
+import { addHost, eventually, fundedUser, removeHosts } from '../support/platform';
 import { startTestApp, TestApp } from '../support/test-app';
 
 /** Tokens of queued tasks count against the key's tokens-per-minute limit, as synchronous ones do. */
 describe('tokens per minute on both paths', () => {
   let t: TestApp;
   let host: FakeHost;
+  let hostId: string | undefined;
 
   beforeAll(async () => {
     t = await startTestApp({ HOST_CHECK_INTERVAL_MS: '60000' });
     host = await startFakeOllama({ models: ['llama3.1'], tokens: 5 });
-    await addHost(t, 'gpu-queue-tpm', host.url, 'ollama');
+    hostId = await addHost(t, 'gpu-queue-tpm', host.url, 'ollama');
   });
   afterAll(async () => {
+    await removeHosts(t, [hostId]);
     await t?.close();
     await host?.close();
   });

@@ -7,7 +7,7 @@ import WebSocket from 'ws';
 import { z } from 'zod';
 import { BillingService } from '../../src/billing/billing.service';
 import { FakeHost, FakeRequest, FakeToolCall, startFakeOllama, startFakeOpenAI } from '../fakes';
-import { addHost, balanceOf, eventually, fundedUser, ledgerSum } from '../support/platform';
+import { addHost, balanceOf, eventually, fundedUser, ledgerSum, removeHosts } from '../support/platform';
 import { startTestApp, TestApp } from '../support/test-app';
 
 /**
@@ -61,6 +61,7 @@ describe('tool calling through the real client libraries', () => {
   let ollamaOld: FakeHost;
   let openai: FakeHost;
   let user: { userId: string; key: string };
+  const hostIds: string[] = [];
 
   beforeAll(async () => {
     t = await startTestApp({ HOST_CHECK_INTERVAL_MS: '60000' });
@@ -74,12 +75,15 @@ describe('tool calling through the real client libraries', () => {
       toolCallIds: false,
     });
     openai = await startFakeOpenAI({ models: ['test-qwen-tools'], toolCalls: fakeModel, tokens: 4 });
-    await addHost(t, 'gpu-tools-ollama', ollama.url, 'ollama');
-    await addHost(t, 'gpu-tools-ollama-old', ollamaOld.url, 'ollama');
-    await addHost(t, 'gpu-tools-openai', openai.url, 'openai');
+    hostIds.push(
+      await addHost(t, 'gpu-tools-ollama', ollama.url, 'ollama'),
+      await addHost(t, 'gpu-tools-ollama-old', ollamaOld.url, 'ollama'),
+      await addHost(t, 'gpu-tools-openai', openai.url, 'openai'),
+    );
     user = await fundedUser(t, 100_000_000n);
   });
   afterAll(async () => {
+    await removeHosts(t, hostIds);
     await t?.close();
     await Promise.all([ollama?.close(), ollamaOld?.close(), openai?.close()]);
   });
@@ -432,7 +436,7 @@ describe('tool calling through the real client libraries', () => {
     });
     try {
       await t.app.get(BillingService).setRate('test-slow-tools', '0.01', '0.02');
-      await addHost(t, 'gpu-tools-slow', slowHost.url, 'openai');
+      hostIds.push(await addHost(t, 'gpu-tools-slow', slowHost.url, 'openai'));
       const payer = await fundedUser(t, 10_000_000n);
       const controller = new AbortController();
       const payerClient = new OpenAI({ apiKey: payer.key, baseURL: `${t.url}/v1`, maxRetries: 0 });

@@ -27,15 +27,14 @@ export async function addHost(
     HostsService['create']
   >[0]);
   await hosts.checkAll();
-  const id = (host as { id: string }).id;
-  // All suites of a run share one database: a host left behind (its fake closed) would be loaded
-  // by later suites' apps and tried for their models. It goes when this app closes.
-  const close = t.close;
-  t.close = async () => {
-    await hosts.remove(id).catch(() => undefined);
-    await close();
-  };
-  return id;
+  return (host as { id: string }).id;
+}
+
+/** Removes hosts a suite registered: later suites share the run's database and would try them. */
+export async function removeHosts(t: TestApp | undefined, ids: (string | undefined)[]): Promise<void> {
+  if (!t) return;
+  const hosts = t.app.get(HostsService);
+  for (const id of ids) if (id) await hosts.remove(id).catch(() => undefined);
 }
 
 /** Sum of a user's ledger amounts, straight from the database. */

@@ -108,6 +108,7 @@ describe('docker/Dockerfile and .dockerignore', () => {
       'COPY --from=deps --chown=node:node /app/node_modules ./node_modules',
       'COPY --from=build --chown=node:node /app/dist/src ./dist/src',
       'COPY --from=build --chown=node:node /app/dist/migrations ./dist/migrations',
+      'COPY --from=build --chown=node:node /app/dist/console ./dist/console',
       'COPY --chown=node:node package.json ./',
     ]);
     const deps = stages().find((s) => s.name === 'deps') as Stage;
