@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { BillingService } from '../../src/billing/billing.service';
 import { HostsService } from '../../src/hosts/hosts.service';
 import { createUserWithKey } from './fixtures';
@@ -23,6 +24,7 @@ export async function addHost(
   extra: Record<string, unknown> = {},
 ): Promise<string> {
   const hosts = t.app.get(HostsService);
+  await forgetClosedHosts(hosts);
   const host = await hosts.create({ name, base_url: url, provider, ...extra } as Parameters<
     HostsService['create']
   >[0]);
@@ -89,4 +91,30 @@ export async function postChat(
     body,
   });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/**
+ * Suites share the run's database, hosts included: hosts an earlier suite left behind whose fake
+ * is closed (nothing listens on their port) are removed, so this suite's requests never try them.
+ */
+async function forgetClosedHosts(hosts: HostsService): Promise<void> {
+  for (const host of hosts.list()) {
+    const url = new URL(host.base_url);
+    if (url.hostname !== '127.0.0.1' && url.hostname !== 'localhost') continue;
+    if (!(await listening(url.hostname, Number(url.port))))
+      await hosts.remove(host.id).catch(() => undefined);
+  }
+}
+
+function listening(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host, port });
+    const done = (open: boolean) => {
+      socket.destroy();
+      resolve(open);
+    };
+    socket.setTimeout(1000, () => done(true));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
 }

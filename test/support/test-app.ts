@@ -60,9 +60,9 @@ export async function startTestApp(env: Record<string, string | undefined> = {})
       REDIS_PREFIX: redisPrefix,
       LOG_LEVEL: 'silent',
       HOSTS: '',
-      // Suites share the run's database, hosts included: a host an earlier suite left (its fake
-      // closed) fails the first health check and is out at once, not after three.
-      HOST_FAIL_THRESHOLD: '1',
+      // Suites share the run's database, hosts included: a request may meet hosts earlier suites
+      // left (their fakes closed or their ports reused) before its own; each costs one quick try.
+      MAX_ATTEMPTS: '20',
       ADMIN_API_KEY: undefined,
       TRUST_PROXY: '',
       ...env,
