@@ -43,12 +43,18 @@ const REDIS_MESSAGES = [
 
 export function unavailableDependency(error: unknown): Dependency | undefined {
   for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; depth++) {
-    const { name, code, message } = e as { name?: unknown; code?: unknown; message?: unknown };
+    const { name, code, message, syscall } = e as {
+      name?: unknown;
+      code?: unknown;
+      message?: unknown;
+      syscall?: unknown;
+    };
     const text = typeof message === 'string' ? message : '';
     if (name === 'MaxRetriesPerRequestError' || REDIS_MESSAGES.some((m) => text.includes(m))) return 'redis';
     if (typeof code === 'string' && PG_UNAVAILABLE.has(code)) return 'database';
     if (PG_MESSAGES.some((m) => text.includes(m))) return 'database';
-    if (typeof code === 'string' && NETWORK_CODES.has(code)) {
+    // Only a failed connect: a reset socket elsewhere (a client, a host) is not a dependency outage.
+    if (typeof code === 'string' && NETWORK_CODES.has(code) && syscall === 'connect') {
       // ioredis connect errors name the port; everything else here talks to PostgreSQL.
       return /:6379\b|redis/i.test(text) ? 'redis' : 'database';
     }
