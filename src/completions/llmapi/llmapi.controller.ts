@@ -1,3 +1,4 @@
+import type { ApiErrorCode } from '../../common/api-error';
 import { Body, Controller, HttpCode, Post, Req, Res, UploadedFile, UseInterceptors } from '@nestjs/common';
 import { FileInterceptor } from '@nestjs/platform-express';
 import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
@@ -20,6 +21,18 @@ interface UploadedImage {
   mimetype: string;
 }
 
+/** What seed 001's routes can answer besides success (documented on each). */
+const LLMAPI_ERRORS: (ApiErrorCode | [ApiErrorCode, string])[] = [
+  'missing_api_key',
+  'invalid_api_key',
+  ['invalid_request', 'prompt is required'],
+  'insufficient_credits',
+  'model_pricing_not_found',
+  'rate_limit_exceeded',
+  'upstream_error',
+  'no_available_hosts',
+];
+
 /**
  * Seed 001's FastAPI surface: text and image (vision) models configured by TEXT_MODEL and
  * IMAGE_MODEL, `{"response": …}` answers or a plain text stream, `{"detail": …}` errors.
@@ -36,17 +49,7 @@ export class LlmApiController {
   @Post('text_model/chat/completion')
   @HttpCode(200)
   @ApiOperation({ operationId: 'textModelChatCompletion', summary: 'Text model: generate a response' })
-  @ApiErrors(
-    'llmapi',
-    'missing_api_key',
-    'invalid_api_key',
-    ['invalid_request', 'prompt is required'],
-    'insufficient_credits',
-    'model_pricing_not_found',
-    'rate_limit_exceeded',
-    'upstream_error',
-    'no_available_hosts',
-  )
+  @ApiErrors('llmapi', ...LLMAPI_ERRORS)
   @ApiBody({ type: TextModelBody })
   @ApiOkResponse({ type: LlmApiResponse })
   async textCompletion(
@@ -64,17 +67,7 @@ export class LlmApiController {
     operationId: 'textModelChatStream',
     summary: 'Text model: stream the response as plain text',
   })
-  @ApiErrors(
-    'llmapi',
-    'missing_api_key',
-    'invalid_api_key',
-    ['invalid_request', 'prompt is required'],
-    'insufficient_credits',
-    'model_pricing_not_found',
-    'rate_limit_exceeded',
-    'upstream_error',
-    'no_available_hosts',
-  )
+  @ApiErrors('llmapi', ...LLMAPI_ERRORS)
   @ApiBody({ type: TextModelBody })
   async textStream(
     @Body() body: unknown,
@@ -93,17 +86,7 @@ export class LlmApiController {
     operationId: 'imageModelChatCompletion',
     summary: 'Image model: answer a prompt about an uploaded image',
   })
-  @ApiErrors(
-    'llmapi',
-    'missing_api_key',
-    'invalid_api_key',
-    ['invalid_request', 'prompt is required'],
-    'insufficient_credits',
-    'model_pricing_not_found',
-    'rate_limit_exceeded',
-    'upstream_error',
-    'no_available_hosts',
-  )
+  @ApiErrors('llmapi', ...LLMAPI_ERRORS)
   @ApiBody({ type: ImageModelForm })
   @ApiOkResponse({ type: LlmApiResponse })
   async imageCompletion(
@@ -129,17 +112,7 @@ export class LlmApiController {
     operationId: 'imageModelChatStream',
     summary: 'Image model: stream the answer as plain text',
   })
-  @ApiErrors(
-    'llmapi',
-    'missing_api_key',
-    'invalid_api_key',
-    ['invalid_request', 'prompt is required'],
-    'insufficient_credits',
-    'model_pricing_not_found',
-    'rate_limit_exceeded',
-    'upstream_error',
-    'no_available_hosts',
-  )
+  @ApiErrors('llmapi', ...LLMAPI_ERRORS)
   @ApiBody({ type: ImageModelForm })
   async imageStream(
     @UploadedFile() image: UploadedImage | undefined,
