@@ -32,7 +32,7 @@ export async function addHost(
   return (host as { id: string }).id;
 }
 
-/** Removes hosts a suite registered: later suites share the run's database and would try them. */
+/** Removes hosts a suite registered, so its later tests (same database) never try them. */
 export async function removeHosts(t: TestApp | undefined, ids: (string | undefined)[]): Promise<void> {
   if (!t) return;
   const hosts = t.app.get(HostsService);
@@ -94,8 +94,8 @@ export async function postChat(
 }
 
 /**
- * Suites share the run's database, hosts included: hosts an earlier suite left behind whose fake
- * is closed (nothing listens on their port) are removed, so this suite's requests never try them.
+ * Hosts an earlier test of this file left behind whose fake is closed (nothing listens on their
+ * port) are removed, so this test's requests never try them (nor a new fake on a reused port).
  */
 async function forgetClosedHosts(hosts: HostsService): Promise<void> {
   for (const host of hosts.list()) {

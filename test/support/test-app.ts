@@ -43,8 +43,8 @@ export async function startEmbeddedTestApp(
 }
 
 /**
- * Boots the real application on the run's PostgreSQL database (made by global-setup.mjs) and the
- * real Redis, listening on a free loopback port. `env` overrides any setting.
+ * Boots the real application on this test file's own PostgreSQL database (suite-database.ts) and
+ * the real Redis, listening on a free loopback port. `env` overrides any setting.
  */
 export async function startTestApp(env: Record<string, string | undefined> = {}): Promise<TestApp> {
   const databaseUrl = process.env.LE_TEST_DATABASE_URL;
@@ -60,9 +60,6 @@ export async function startTestApp(env: Record<string, string | undefined> = {})
       REDIS_PREFIX: redisPrefix,
       LOG_LEVEL: 'silent',
       HOSTS: '',
-      // Suites share the run's database, hosts included: a request may meet hosts earlier suites
-      // left (their fakes closed or their ports reused) before its own; each costs one quick try.
-      MAX_ATTEMPTS: '20',
       ADMIN_API_KEY: undefined,
       TRUST_PROXY: '',
       ...env,
