@@ -1,11 +1,4 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import {
-  asyncTwinSql,
-  RESERVE_PARAMS,
-  RESERVE_RETURNS,
-  SETTLE_PARAMS,
-  SETTLE_RETURNS,
-} from './billing-functions';
 
 /**
  * `billing_reserve_set` / `billing_settle_set` (and their `_async` twins): the batched reserve and
@@ -28,7 +21,9 @@ export class SetBasedBillingBatches1710000010000 implements MigrationInterface {
     // reason: 'conflict' (request id already reserved, also earlier in this batch) or
     // 'insufficient_credits' (no change). A short balance is reported before a duplicate id.
     await q.query(`
-      CREATE FUNCTION billing_reserve_set(${RESERVE_PARAMS}) RETURNS ${RESERVE_RETURNS}
+      CREATE FUNCTION billing_reserve_set(
+  p_request_ids text[], p_user_ids uuid[], p_key_ids text[], p_models text[], p_credits bigint[],
+  p_input_rates numeric[], p_output_rates numeric[], p_hold_ms double precision[]) RETURNS TABLE (idx integer, ok boolean, reason text, balance bigint)
       LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off
       SET enable_hashjoin = off SET enable_mergejoin = off AS $$
       DECLARE
@@ -83,7 +78,11 @@ export class SetBasedBillingBatches1710000010000 implements MigrationInterface {
     // in the batch settles once, at its first place). A row with p_with_usage also gets its
     // usage_records row, credits = what this settle charged (0 if none).
     await q.query(`
-      CREATE FUNCTION billing_settle_set(${SETTLE_PARAMS}) RETURNS ${SETTLE_RETURNS}
+      CREATE FUNCTION billing_settle_set(
+  p_request_ids text[], p_input_tokens integer[], p_output_tokens integer[], p_with_usage boolean[],
+  p_user_ids uuid[], p_key_ids uuid[], p_models text[], p_host_ids text[], p_host_names text[],
+  p_surfaces text[], p_operations text[], p_duration_ms integer[], p_ttft_ms integer[],
+  p_statuses text[], p_errors text[]) RETURNS TABLE (idx integer, amount bigint, charged bigint)
       LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off
       SET enable_hashjoin = off SET enable_mergejoin = off AS $$
       DECLARE
@@ -154,8 +153,28 @@ export class SetBasedBillingBatches1710000010000 implements MigrationInterface {
       END
       $$`);
     // As migration 1710000009000: the same call in a transaction that commits without the flush.
-    await q.query(asyncTwinSql('billing_reserve_set', 'reserve'));
-    await q.query(asyncTwinSql('billing_settle_set', 'settle'));
+    await q.query(`
+    CREATE FUNCTION billing_reserve_set_async(
+  p_request_ids text[], p_user_ids uuid[], p_key_ids text[], p_models text[], p_credits bigint[],
+  p_input_rates numeric[], p_output_rates numeric[], p_hold_ms double precision[]) RETURNS TABLE (idx integer, ok boolean, reason text, balance bigint)
+    LANGUAGE plpgsql AS $$
+    BEGIN
+      PERFORM set_config('synchronous_commit', 'off', true);
+      RETURN QUERY SELECT * FROM billing_reserve_set(p_request_ids, p_user_ids, p_key_ids, p_models, p_credits, p_input_rates, p_output_rates, p_hold_ms);
+    END
+    $$`);
+    await q.query(`
+    CREATE FUNCTION billing_settle_set_async(
+  p_request_ids text[], p_input_tokens integer[], p_output_tokens integer[], p_with_usage boolean[],
+  p_user_ids uuid[], p_key_ids uuid[], p_models text[], p_host_ids text[], p_host_names text[],
+  p_surfaces text[], p_operations text[], p_duration_ms integer[], p_ttft_ms integer[],
+  p_statuses text[], p_errors text[]) RETURNS TABLE (idx integer, amount bigint, charged bigint)
+    LANGUAGE plpgsql AS $$
+    BEGIN
+      PERFORM set_config('synchronous_commit', 'off', true);
+      RETURN QUERY SELECT * FROM billing_settle_set(p_request_ids, p_input_tokens, p_output_tokens, p_with_usage, p_user_ids, p_key_ids, p_models, p_host_ids, p_host_names, p_surfaces, p_operations, p_duration_ms, p_ttft_ms, p_statuses, p_errors);
+    END
+    $$`);
   }
 
   async down(q: QueryRunner): Promise<void> {

@@ -1,5 +1,4 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { RESERVE_PARAMS, RESERVE_RETURNS } from './billing-functions';
 
 /**
  * Credit leases (src/billing/credit-leases.ts): a process holds a block of a user's credit once
@@ -37,7 +36,9 @@ export class CreditLeases1710000011000 implements MigrationInterface {
 
     // As migration 1710000006000, but only credits no lease holds can be reserved.
     await q.query(`
-      CREATE OR REPLACE FUNCTION billing_reserve_batch(${RESERVE_PARAMS}) RETURNS ${RESERVE_RETURNS}
+      CREATE OR REPLACE FUNCTION billing_reserve_batch(
+  p_request_ids text[], p_user_ids uuid[], p_key_ids text[], p_models text[], p_credits bigint[],
+  p_input_rates numeric[], p_output_rates numeric[], p_hold_ms double precision[]) RETURNS TABLE (idx integer, ok boolean, reason text, balance bigint)
       LANGUAGE plpgsql AS $$
       DECLARE
         v_balance bigint;
@@ -76,7 +77,9 @@ export class CreditLeases1710000011000 implements MigrationInterface {
       $$`);
     // As migration 1710000010000, but only credits no lease holds can be reserved (v_leased).
     await q.query(`
-      CREATE OR REPLACE FUNCTION billing_reserve_set(${RESERVE_PARAMS}) RETURNS ${RESERVE_RETURNS}
+      CREATE OR REPLACE FUNCTION billing_reserve_set(
+  p_request_ids text[], p_user_ids uuid[], p_key_ids text[], p_models text[], p_credits bigint[],
+  p_input_rates numeric[], p_output_rates numeric[], p_hold_ms double precision[]) RETURNS TABLE (idx integer, ok boolean, reason text, balance bigint)
       LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off
       SET enable_hashjoin = off SET enable_mergejoin = off AS $$
       DECLARE
@@ -311,7 +314,103 @@ export class CreditLeases1710000011000 implements MigrationInterface {
     ])
       await q.query(`DROP FUNCTION ${fn}`);
     await q.query(`DROP TABLE credit_leases`);
-    // The reserve functions keep their lease-aware bodies, so the column stays (0 everywhere now).
-    await q.query(`UPDATE accounts SET leased = 0 WHERE leased <> 0`);
+    // The reserve functions as migrations 1710000006000 and …10000 created them (no lease term).
+    await q.query(`
+      CREATE OR REPLACE FUNCTION billing_reserve_batch(
+        p_request_ids text[], p_user_ids uuid[], p_key_ids text[], p_models text[], p_credits bigint[],
+        p_input_rates numeric[], p_output_rates numeric[], p_hold_ms double precision[]
+      ) RETURNS TABLE (idx integer, ok boolean, reason text, balance bigint)
+      LANGUAGE plpgsql AS $$
+      DECLARE
+        v_balance bigint;
+      BEGIN
+        FOR i IN 1 .. coalesce(array_length(p_request_ids, 1), 0) LOOP
+          idx := i;
+          balance := NULL;
+          IF EXISTS (SELECT 1 FROM reservations r WHERE r.request_id = p_request_ids[i]) THEN
+            -- As RESERVE_SQL: a short balance is reported before the duplicate id.
+            ok := false;
+            reason := CASE WHEN EXISTS (
+                SELECT 1 FROM accounts a WHERE a.user_id = p_user_ids[i] AND a.credits >= p_credits[i]
+              ) THEN 'conflict' ELSE 'insufficient_credits' END;
+            RETURN NEXT;
+            CONTINUE;
+          END IF;
+          UPDATE accounts a SET credits = a.credits - p_credits[i], updated_at = now()
+          WHERE a.user_id = p_user_ids[i] AND a.credits >= p_credits[i]
+          RETURNING a.credits INTO v_balance;
+          IF NOT FOUND THEN
+            ok := false;
+            reason := 'insufficient_credits';
+            RETURN NEXT;
+            CONTINUE;
+          END IF;
+          INSERT INTO reservations (request_id, user_id, key_id, model, amount, input_rate, output_rate, expires_at)
+          VALUES (p_request_ids[i], p_user_ids[i], p_key_ids[i], p_models[i], p_credits[i], p_input_rates[i],
+                  p_output_rates[i], now() + p_hold_ms[i] * interval '1 millisecond');
+          INSERT INTO credit_ledger (user_id, amount, kind, request_id, balance_after)
+          VALUES (p_user_ids[i], -p_credits[i], 'reserve', p_request_ids[i], v_balance);
+          ok := true;
+          reason := NULL;
+          balance := v_balance;
+          RETURN NEXT;
+        END LOOP;
+      END
+      $$`);
+    await q.query(`
+      CREATE OR REPLACE FUNCTION billing_reserve_set(
+  p_request_ids text[], p_user_ids uuid[], p_key_ids text[], p_models text[], p_credits bigint[],
+  p_input_rates numeric[], p_output_rates numeric[], p_hold_ms double precision[]) RETURNS TABLE (idx integer, ok boolean, reason text, balance bigint)
+      LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan SET enable_seqscan = off
+      SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+      DECLARE
+        n integer := coalesce(array_length(p_request_ids, 1), 0);
+        v_users uuid[];
+        v_start bigint[];
+        v_bal bigint[];
+        v_taken text[];
+        v_ok boolean[] := array_fill(false, ARRAY[n]);
+        v_reason text[] := array_fill(NULL::text, ARRAY[n]);
+        v_after bigint[] := array_fill(NULL::bigint, ARRAY[n]);
+        j integer;
+        cur bigint;
+      BEGIN
+        IF n = 0 THEN RETURN; END IF;
+        SELECT coalesce(array_agg(l.user_id ORDER BY l.user_id), '{}'),
+               coalesce(array_agg(l.credits ORDER BY l.user_id), '{}')
+          INTO v_users, v_bal
+          FROM (SELECT a.user_id, a.credits FROM accounts a
+                WHERE a.user_id = ANY (p_user_ids) ORDER BY a.user_id FOR UPDATE) l;
+        v_start := v_bal;
+        v_taken := ARRAY(SELECT r.request_id FROM reservations r WHERE r.request_id = ANY (p_request_ids));
+        FOR i IN 1 .. n LOOP
+          j := array_position(v_users, p_user_ids[i]);
+          cur := CASE WHEN j IS NULL THEN NULL ELSE v_bal[j] END;
+          IF p_request_ids[i] = ANY (v_taken) THEN
+            v_reason[i] := CASE WHEN cur >= p_credits[i] THEN 'conflict' ELSE 'insufficient_credits' END;
+          ELSIF cur IS NULL OR cur < p_credits[i] THEN
+            v_reason[i] := 'insufficient_credits';
+          ELSE
+            v_bal[j] := cur - p_credits[i];
+            v_ok[i] := true;
+            v_after[i] := v_bal[j];
+            v_taken := v_taken || p_request_ids[i];
+          END IF;
+        END LOOP;
+        UPDATE accounts a SET credits = u.credits, updated_at = now()
+        FROM unnest(v_users, v_bal, v_start) AS u(user_id, credits, start)
+        WHERE a.user_id = u.user_id AND u.credits <> u.start;
+        INSERT INTO reservations (request_id, user_id, key_id, model, amount, input_rate, output_rate, expires_at)
+        SELECT p_request_ids[i], p_user_ids[i], p_key_ids[i], p_models[i], p_credits[i], p_input_rates[i],
+               p_output_rates[i], now() + p_hold_ms[i] * interval '1 millisecond'
+        FROM generate_subscripts(p_request_ids, 1) AS i WHERE v_ok[i] ORDER BY i;
+        INSERT INTO credit_ledger (user_id, amount, kind, request_id, balance_after)
+        SELECT p_user_ids[i], -p_credits[i], 'reserve', p_request_ids[i], v_after[i]
+        FROM generate_subscripts(p_request_ids, 1) AS i WHERE v_ok[i] ORDER BY i;
+        RETURN QUERY
+          SELECT i, v_ok[i], v_reason[i], v_after[i] FROM generate_subscripts(p_request_ids, 1) AS i ORDER BY i;
+      END
+      $$`);
+    await q.query(`ALTER TABLE accounts DROP CONSTRAINT accounts_leased_within_credits, DROP COLUMN leased`);
   }
 }

@@ -1,28 +1,7 @@
 import pg from 'pg';
 import { migrations } from '../../migrations';
+import { freshDatabase } from '../support/databases';
 import { randomPort, spawnBuilt, waitForStatus } from '../support/spawn-app';
-
-const ADMIN_URL = process.env.TEST_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-/** A database of this test's own, empty, dropped at the end. */
-async function freshDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `le_test_migrate_${process.pid}_${Date.now().toString(36)}`;
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new pg.Client({ connectionString: ADMIN_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
 
 async function appliedMigrations(url: string): Promise<string[]> {
   const c = new pg.Client({ connectionString: url });
@@ -39,7 +18,7 @@ const expected = migrations.map((m) => m.name);
 
 describe('migrations under a PostgreSQL advisory lock', () => {
   it('two app replicas started together on one empty database both come up', async () => {
-    const db = await freshDatabase();
+    const db = await freshDatabase('migrate');
     const ports = [randomPort(), randomPort() + 1];
     const apps = ports.map((port) =>
       spawnBuilt('dist/src/main.js', [], {
@@ -67,7 +46,7 @@ describe('migrations under a PostgreSQL advisory lock', () => {
   });
 
   it('APP_ROLE=migrate runs the migrations and exits; a second run finds nothing pending', async () => {
-    const db = await freshDatabase();
+    const db = await freshDatabase('migrate');
     try {
       const env = { DATABASE_URL: db.url, APP_ROLE: 'migrate', LOG_LEVEL: 'info' };
       const first = spawnBuilt('dist/src/main.js', [], env);
