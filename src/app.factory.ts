@@ -7,6 +7,7 @@ import { RequestAuthenticator } from './auth/request-authenticator';
 import { ApiExceptionFilter } from './common/api-exception.filter';
 import { corsMiddleware, type Middleware } from './common/cors';
 import { installFastPath } from './common/fast-path';
+import { fastRoutes } from './common/fast-path-routes';
 import { NativeCompletionsController } from './completions/native/native-completions.controller';
 import { OpenAiController } from './completions/openai/openai.controller';
 import { createValidationPipe } from './common/validation';
@@ -44,7 +45,7 @@ export async function createApp(overrides: ConfigOverrides = {}): Promise<NestEx
     app.useBodyParser('urlencoded', { extended: true, limit: config.bodyLimit });
     app.useGlobalPipes(createValidationPipe());
     setupDocs(app, buildOpenApiDocument(app));
-    if (config.servesApi) installHotRoutes(app, config.bodyLimit, cors);
+    if (config.servesApi) await installHotRoutes(app, config.bodyLimit, cors);
     return app;
   } catch (error) {
     await app.close();
@@ -52,26 +53,30 @@ export async function createApp(overrides: ConfigOverrides = {}): Promise<NestEx
   }
 }
 
-/** The completion routes through the lean path of `common/fast-path.ts` (same controllers). */
-function installHotRoutes(
+/**
+ * The completion routes through the lean path of `common/fast-path.ts`: the same controller
+ * methods, their paths and enhancers read from Nest's metadata after init (`fastRoutes` refuses
+ * to start when one carries a guard, interceptor, pipe, filter or middleware the fast path does not run).
+ */
+async function installHotRoutes(
   app: NestExpressApplication,
   bodyLimit: string,
   cors: Middleware | undefined,
-): void {
-  const openai = app.get(OpenAiController);
-  const native = app.get(NativeCompletionsController);
+): Promise<void> {
+  await app.init();
+  const routes = fastRoutes(app, [
+    { controller: OpenAiController, method: 'chat' },
+    { controller: OpenAiController, method: 'complete' },
+    { controller: OpenAiController, method: 'embeddings' },
+    { controller: NativeCompletionsController, method: 'create' },
+  ]);
   const authenticator = app.get(RequestAuthenticator);
   const filter = new ApiExceptionFilter();
   const logger = new RequestLoggerMiddleware(app.get(AppLogger));
   const metrics = new HttpMetricsMiddleware(app.get(MetricsService));
   installFastPath(app.getHttpServer() as Server, {
     express: app.getHttpAdapter().getInstance(),
-    routes: [
-      { path: '/v1/chat/completions', handler: (b, p, req, res) => openai.chat(b, p, req, res) },
-      { path: '/v1/completions', handler: (b, p, req, res) => openai.complete(b, p, req, res) },
-      { path: '/v1/embeddings', handler: (b, p, req, res) => openai.embeddings(b, p, req, res) },
-      { path: '/api/v1/completions', handler: (b, p, req, res) => native.create(b, p, req, res) },
-    ],
+    routes,
     middlewares: [
       ...(cors ? [cors] : []),
       (req, res, next) => logger.use(req, res, next),

@@ -10,9 +10,12 @@ export const Public = () => SetMetadata(IS_PUBLIC, true);
 /** Only keys of admin users; user keys get 403. */
 export const AdminOnly = () => SetMetadata(ADMIN_ONLY, true);
 
-/** The authenticated caller. */
-export const CurrentPrincipal = createParamDecorator((_data: unknown, ctx: ExecutionContext): Principal => {
+/** CurrentPrincipal's factory (the fast path recognises the parameter by it). */
+export function principalOf(_data: unknown, ctx: ExecutionContext): Principal {
   const req = ctx.switchToHttp().getRequest<RequestWithPrincipal>();
   if (!req.principal) throw new Error('CurrentPrincipal used on a route without authentication');
   return req.principal;
-});
+}
+
+/** The authenticated caller. */
+export const CurrentPrincipal = createParamDecorator(principalOf);

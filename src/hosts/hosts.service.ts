@@ -21,6 +21,8 @@ import { HostConfigRow, HostsRepository } from './hosts.repository';
 
 /** Unchanged health is still written this often, so last_check in the table stays roughly current. */
 const HEALTH_PERSIST_MS = 60_000;
+/** Reads of the table per reload while local changes keep overtaking them (then the round skips it). */
+const RELOAD_TRIES = 5;
 
 /** A slot taken on a host; `release` is idempotent. */
 export interface HostLease {
@@ -43,6 +45,8 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly stopping = new AbortController();
   private timer?: NodeJS.Timeout;
   private round?: Promise<void>;
+  /** Creates, updates and removes done by this process so far (see reload). */
+  private changes = 0;
 
   constructor(
     private readonly config: AppConfig,
@@ -74,6 +78,7 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
   async create(input: HostInput): Promise<HostView> {
     const host = await this.repository.insert(toConfigRow(input));
     if (!host) throw new ApiError('conflict', 'A host with this name or base_url exists');
+    this.changes++;
     this.hosts.set(host.id, host);
     this.logger.log(`Host ${host.name} (${host.provider} ${host.baseUrl}) registered`);
     void this.checkHost(host);
@@ -87,6 +92,7 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
       throw new ApiError('conflict', 'A host with this name or base_url exists');
     const updated = await this.repository.update(id, config);
     if (!updated) throw new ApiError('not_found', 'Host not found');
+    this.changes++;
     const host = this.merge(updated);
     if (patch.base_url !== undefined || patch.provider !== undefined || patch.api_key !== undefined)
       void this.checkHost(host);
@@ -96,6 +102,7 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
   async remove(id: string): Promise<void> {
     this.require(id);
     await this.repository.delete(id);
+    this.changes++;
     this.hosts.delete(id);
   }
 
@@ -218,9 +225,19 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
     this.timer.unref();
   }
 
-  /** Reloads configuration from the table: added, changed and removed hosts (other replicas). */
+  /**
+   * Reloads configuration from the table: added, changed and removed hosts (other replicas). A
+   * read that a create, update or remove of this process overtook is read again: applied, it
+   * would drop the host just created (or undo the change) until the next round.
+   */
   private async reload(): Promise<void> {
-    const rows = await this.repository.loadAll();
+    let rows: HostState[] | undefined;
+    for (let tries = 0; rows === undefined; tries++) {
+      if (tries === RELOAD_TRIES) return;
+      const changes = this.changes;
+      const read = await this.repository.loadAll();
+      if (changes === this.changes) rows = read;
+    }
     const seen = new Set<string>();
     for (const row of rows) {
       seen.add(row.id);

@@ -1,5 +1,24 @@
 import { request as httpRequest } from 'node:http';
+import {
+  Catch,
+  Injectable,
+  UseFilters,
+  UseGuards,
+  UseInterceptors,
+  type CallHandler,
+  type CanActivate,
+  type ExceptionFilter,
+  type NestInterceptor,
+} from '@nestjs/common';
+import {
+  EXCEPTION_FILTERS_METADATA,
+  GUARDS_METADATA,
+  INTERCEPTORS_METADATA,
+} from '@nestjs/common/constants.js';
 import { fastPathServed } from '../../src/common/fast-path';
+import { fastRoutes } from '../../src/common/fast-path-routes';
+import { NativeCompletionsController } from '../../src/completions/native/native-completions.controller';
+import { OpenAiController } from '../../src/completions/openai/openai.controller';
 import { FakeHost, startFakeOpenAI } from '../fakes';
 import { addHost, balanceOf, fundedUser, ledgerSum } from '../support/platform';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -172,4 +191,95 @@ describe('fast path: same answers as the Nest route it stands in for', () => {
     expect(await balanceOf(t, rich.userId)).toBe(await ledgerSum(t, rich.userId));
     expect(await balanceOf(t, poor.userId)).toBe(1n);
   });
+});
+
+@Injectable()
+class RefuseAll implements CanActivate {
+  canActivate(): boolean {
+    return false;
+  }
+}
+
+@Injectable()
+class Passthrough implements NestInterceptor {
+  intercept(_ctx: unknown, next: CallHandler) {
+    return next.handle();
+  }
+}
+
+@Catch()
+class Swallow implements ExceptionFilter {
+  catch(): void {}
+}
+
+/**
+ * The fast path is built from Nest's metadata of the hot handlers: a guard, interceptor or filter
+ * added to one of them later cannot apply to the express path only; the app refuses to start.
+ */
+describe("fast path: built from the handlers' Nest metadata", () => {
+  const chat = Object.getOwnPropertyDescriptor(OpenAiController.prototype, 'chat')!;
+  const embeddings = Object.getOwnPropertyDescriptor(OpenAiController.prototype, 'embeddings')!;
+
+  it('serves the paths Nest routes those handlers on', async () => {
+    const t = await startTestApp();
+    try {
+      const routes = fastRoutes(t.app, [
+        { controller: OpenAiController, method: 'chat' },
+        { controller: NativeCompletionsController, method: 'create' },
+      ]);
+      expect(routes.map((r) => r.path)).toEqual(['/v1/chat/completions', '/api/v1/completions']);
+      // The same method objects Nest's router calls.
+      expect(() => fastRoutes(t.app, [{ controller: OpenAiController, method: 'listModels' }])).toThrow(
+        'Fast path: OpenAiController.listModels is not a POST route',
+      );
+    } finally {
+      await t.close();
+    }
+  });
+
+  it.each([
+    [
+      'a guard',
+      GUARDS_METADATA,
+      () => UseGuards(RefuseAll)(OpenAiController.prototype, 'chat', chat),
+      'OpenAiController.chat carries guards (RefuseAll)',
+    ],
+    [
+      'an interceptor',
+      INTERCEPTORS_METADATA,
+      () => UseInterceptors(Passthrough)(OpenAiController.prototype, 'embeddings', embeddings),
+      'OpenAiController.embeddings carries interceptors (Passthrough)',
+    ],
+    [
+      'an exception filter',
+      EXCEPTION_FILTERS_METADATA,
+      () => UseFilters(Swallow)(OpenAiController.prototype, 'chat', chat),
+      'OpenAiController.chat carries exception filters (Swallow)',
+    ],
+  ])(
+    'refuses to start when a hot handler gets %s the fast path does not run',
+    async (_what, key, add, message) => {
+      add();
+      try {
+        await expect(startTestApp()).rejects.toThrow(message);
+      } finally {
+        Reflect.deleteMetadata(key, chat.value as object);
+        Reflect.deleteMetadata(key, embeddings.value as object);
+      }
+      // Without it, the same app starts and its fast path takes the request.
+      const t = await startTestApp();
+      try {
+        const before = fastPathServed();
+        const res = await fetch(`${t.url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'Content-Length': '2' },
+          body: '{}',
+        });
+        expect(res.status).toBe(401);
+        expect(fastPathServed()).toBe(before + 1);
+      } finally {
+        await t.close();
+      }
+    },
+  );
 });

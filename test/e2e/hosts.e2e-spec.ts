@@ -219,6 +219,50 @@ describe('host registry: discovery, health, admin API', () => {
     expect(hosts.list()).toEqual([]);
   });
 
+  it('a health round whose table read started before a host was registered, changed or removed does not undo it', async () => {
+    const fake = track(await startFakeOpenAI({ models: ['m-race'] }));
+    const repository = (hosts as unknown as { repository: { loadAll(): Promise<unknown[]> } }).repository;
+    const loadAll = repository.loadAll.bind(repository);
+    // The round's first read of the table is held back until the admin call below has answered.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let reads = 0;
+    repository.loadAll = async () => {
+      const rows = await loadAll();
+      if (reads++ === 0) await held;
+      return rows;
+    };
+    try {
+      const round = hosts.checkAll();
+      const created = await admin('/admin/hosts', 'POST', {
+        name: 'gpu-race',
+        base_url: fake.url,
+        provider: 'openai',
+      });
+      expect(created.status).toBe(201);
+      const { id } = (await created.json()) as { id: string };
+      release();
+      await round;
+      expect(hosts.list().map((h) => h.id)).toEqual([id]);
+      expect(reads).toBeGreaterThan(1);
+
+      reads = 0;
+      const held2 = new Promise<void>((r) => (release = r));
+      repository.loadAll = async () => {
+        const rows = await loadAll();
+        if (reads++ === 0) await held2;
+        return rows;
+      };
+      const round2 = hosts.checkAll();
+      expect((await admin(`/admin/hosts/${id}`, 'PATCH', { max_concurrency: 3 })).status).toBe(200);
+      release();
+      await round2;
+      expect(hosts.get(id)).toMatchObject({ max_concurrency: 3, status: 'healthy' });
+    } finally {
+      repository.loadAll = loadAll;
+    }
+  });
+
   it('host api keys never appear in reads, errors or logs', async () => {
     const secret = 'sk-host-0123456789-right';
     const wrong = 'sk-host-0123456789-wrong';
