@@ -12,6 +12,7 @@ import { SetBasedBillingBatches1710000010000 } from './1710000010000-SetBasedBil
 import { CreditLeases1710000011000 } from './1710000011000-CreditLeases';
 import { UsageHourly1710000012000 } from './1710000012000-UsageHourly';
 import { Responses1710000013000 } from './1710000013000-Responses';
+import { ChargesFromPricing1710000014000 } from './1710000014000-ChargesFromPricing';
 
 type MigrationClass = new () => MigrationInterface;
 
@@ -34,4 +35,5 @@ export const migrations: MigrationClass[] = [
   CreditLeases1710000011000,
   UsageHourly1710000012000,
   Responses1710000013000,
+  ChargesFromPricing1710000014000,
 ];

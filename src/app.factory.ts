@@ -73,7 +73,8 @@ async function installHotRoutes(
   const authenticator = app.get(RequestAuthenticator);
   const filter = new ApiExceptionFilter();
   const logger = new RequestLoggerMiddleware(app.get(AppLogger));
-  const metrics = new HttpMetricsMiddleware(app.get(MetricsService));
+  const registry = app.get(MetricsService);
+  const metrics = new HttpMetricsMiddleware(registry);
   installFastPath(app.getHttpServer() as Server, {
     express: app.getHttpAdapter().getInstance(),
     routes,
@@ -85,5 +86,6 @@ async function installHotRoutes(
     authenticate: (req) => authenticator.authenticate(req),
     respond: (error, req, res) => filter.respond(error, req, res),
     bodyLimit: bytes.parse(bodyLimit) ?? 0,
+    served: registry.fastPathRequests,
   });
 }

@@ -9,7 +9,7 @@ import { CurrentPrincipal } from '../auth/auth.decorators';
 import { AuthService } from '../auth/auth.service';
 import type { Principal } from '../auth/principal';
 import { SelfServiceKeysService } from '../auth/self-service-keys.service';
-import { BillingService } from '../billing/billing.service';
+import { LedgerService } from '../billing/ledger.service';
 import { NativeDetailFilter } from '../common/native-detail.filter';
 import { AppConfig } from '../config/app-config';
 import {
@@ -32,7 +32,7 @@ export class OwnKeysController {
   constructor(
     private readonly auth: AuthService,
     private readonly keys: SelfServiceKeysService,
-    private readonly billing: BillingService,
+    private readonly ledgers: LedgerService,
     private readonly config: AppConfig,
   ) {}
 
@@ -47,7 +47,7 @@ export class OwnKeysController {
     const [user, key, credits] = await Promise.all([
       this.auth.getUser(p.userId),
       this.auth.getKey(p.keyId),
-      this.billing.balance(p.userId),
+      this.ledgers.balance(p.userId),
     ]);
     return {
       success: true,
@@ -68,7 +68,7 @@ export class OwnKeysController {
     @CurrentPrincipal() p: Principal,
     @Query() query: LedgerQueryDto,
   ): Promise<OwnLedgerPageResponse> {
-    const page = await this.billing.ledger(p.userId, { limit: query.limit, cursor: query.cursor });
+    const page = await this.ledgers.entries(p.userId, { limit: query.limit, cursor: query.cursor });
     return {
       success: true,
       data: page.entries.map((e) => ({

@@ -2,7 +2,9 @@ import { Body, Get, Headers, Param, Post, Put, Query, Res } from '@nestjs/common
 import { ApiCreatedResponse, ApiHeader, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import { AdminApiController, uuidParam } from './admin-api';
 import type { Response } from 'express';
-import { BillingService } from '../billing/billing.service';
+import { LedgerService } from '../billing/ledger.service';
+import { PricingService } from '../billing/pricing.service';
+import { TopUpsService } from '../billing/top-ups.service';
 import type { RateRecord } from '../billing/rate-book';
 import { ApiError } from '../common/api-error';
 import {
@@ -18,7 +20,11 @@ import { ApiErrors } from '../docs/api-errors';
 /** Admin API for credits, the ledger and per-model rates (CONTRACT §4). */
 @AdminApiController('admin: credits and rates')
 export class BillingAdminController {
-  constructor(private readonly billing: BillingService) {}
+  constructor(
+    private readonly topUps: TopUpsService,
+    private readonly ledgers: LedgerService,
+    private readonly pricing: PricingService,
+  ) {}
 
   @Post('users/:id/credits')
   @ApiOperation({
@@ -49,7 +55,7 @@ export class BillingAdminController {
         'Idempotency-Key: must be 1 to 255 characters',
         'Idempotency-Key',
       );
-    const result = await this.billing.topUp(id, BigInt(body.amount), {
+    const result = await this.topUps.topUp(id, BigInt(body.amount), {
       reference: body.reference,
       idempotencyKey,
     });
@@ -68,7 +74,7 @@ export class BillingAdminController {
     @Param('id', uuidParam) id: string,
     @Query() query: LedgerQueryDto,
   ): Promise<LedgerPageResponse> {
-    const page = await this.billing.ledger(id, { limit: query.limit, cursor: query.cursor });
+    const page = await this.ledgers.entries(id, { limit: query.limit, cursor: query.cursor });
     return {
       data: page.entries.map((e) => ({
         id: e.id,
@@ -87,7 +93,7 @@ export class BillingAdminController {
   @ApiOperation({ operationId: 'listRates', summary: 'Per-model rates (cents per token)' })
   @ApiOkResponse({ type: [RateResponse] })
   async listRates(): Promise<RateResponse[]> {
-    return (await this.billing.listRates()).map(toRateResponse);
+    return this.pricing.listRates().map(toRateResponse);
   }
 
   @Put('rates/:model')
@@ -97,7 +103,7 @@ export class BillingAdminController {
   async setRate(@Param('model') model: string, @Body() body: SetRateDto): Promise<RateResponse> {
     if (model.length === 0 || model.length > 200)
       throw new ApiError('invalid_request', 'model: must be 1 to 200 characters', 'model');
-    return toRateResponse(await this.billing.setRate(model, body.input_rate, body.output_rate));
+    return toRateResponse(await this.pricing.setRate(model, body.input_rate, body.output_rate));
   }
 }
 

@@ -3,7 +3,7 @@ import { ApiCreatedResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger
 import { AdminApiController, uuidParam } from './admin-api';
 import { AuthService } from '../auth/auth.service';
 import type { ApiKeyRecord, KeySettings, UserRecord } from '../auth/auth.types';
-import { BillingService } from '../billing/billing.service';
+import { LedgerService } from '../billing/ledger.service';
 
 import {
   ApiKeyResponse,
@@ -22,7 +22,7 @@ import { ApiErrors } from '../docs/api-errors';
 export class UsersAdminController {
   constructor(
     private readonly auth: AuthService,
-    private readonly billing: BillingService,
+    private readonly ledger: LedgerService,
   ) {}
 
   @Post('users')
@@ -127,7 +127,7 @@ export class UsersAdminController {
   }
 
   private async withCredits(users: UserRecord[]): Promise<UserResponse[]> {
-    const balances = await this.billing.balances(users.map((u) => u.id));
+    const balances = await this.ledger.balances(users.map((u) => u.id));
     return users.map((u) => ({
       id: u.id,
       name: u.name,

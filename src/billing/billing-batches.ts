@@ -39,6 +39,8 @@ export interface SettleUsageRecord {
 
 export interface SettleRow {
   requestId: string;
+  /** What the request is charged (pricing.ts chargeFor); null: nothing open to settle, record only. */
+  charge: bigint | null;
   inputTokens: number;
   outputTokens: number;
   record?: SettleUsageRecord;
@@ -51,6 +53,7 @@ export type SettleOutcome = { amount: bigint; charged: bigint } | null;
 export function reserveBatcher(
   run: RunStatement,
   synchronousCommit: boolean,
+  onBatch?: (rows: number) => void,
 ): WriteBatcher<ReserveRow, ReserveOutcome> {
   const statementFor = batchStatements('reserve', RESERVE_BATCH_SQL, synchronousCommit);
   return new WriteBatcher(
@@ -73,7 +76,7 @@ export function reserveBatcher(
         throw new Error(`billing_reserve_batch: unexpected reason ${row.reason}`);
       });
     },
-    { maxBatch: MAX_BATCH, sortKey: (r) => r.userId },
+    { maxBatch: MAX_BATCH, sortKey: (r) => r.userId, onBatch },
   );
 }
 
@@ -81,6 +84,7 @@ export function reserveBatcher(
 export function settleBatcher(
   run: RunStatement,
   synchronousCommit: boolean,
+  onBatch?: (rows: number) => void,
 ): WriteBatcher<SettleRow, SettleOutcome> {
   const statementFor = batchStatements('settle', SETTLE_BATCH_SQL, synchronousCommit);
   return new WriteBatcher(
@@ -90,6 +94,7 @@ export function settleBatcher(
       const [keyIds, ...hostToError] = usageColumns(rec);
       const result = (await run(name, text, [
         rows.map((r) => r.requestId),
+        rows.map((r) => (r.charge === null ? null : r.charge.toString())),
         rows.map((r) => r.inputTokens),
         rows.map((r) => r.outputTokens),
         rows.map((r) => r.record !== undefined),
@@ -105,7 +110,7 @@ export function settleBatcher(
       );
     },
     // Settles without a record are sorted first; their user is only known to the database.
-    { maxBatch: MAX_BATCH, sortKey: (r) => r.record?.userId ?? '' },
+    { maxBatch: MAX_BATCH, sortKey: (r) => r.record?.userId ?? '', onBatch },
   );
 }
 
@@ -118,11 +123,14 @@ export interface LeaseSettleRow {
   model: string;
   /** The request's hold (its upper bound). */
   amount: bigint;
+  /** What it is charged (pricing.ts chargeFor): 0 for a refund, never above the hold. */
+  charged: bigint;
+  /** The rates it was admitted with (exact decimal text), kept on its reservation row. */
   inputRate: string;
   outputRate: string;
   inputTokens: number;
   outputTokens: number;
-  /** Charge nothing; the ledger says refund. */
+  /** The ledger says refund (nothing charged). */
   refund: boolean;
   record?: SettleUsageRecord;
 }
@@ -130,7 +138,7 @@ export interface LeaseSettleRow {
 /** Batches settles of lease requests into billing_lease_settle_set calls; null: the lease was gone. */
 export function leaseSettleBatcher(
   run: RunStatement,
-  opts: { holdMs: number; synchronousCommit: boolean; lingerMs: number },
+  opts: { holdMs: number; synchronousCommit: boolean; lingerMs: number; onBatch?: (rows: number) => void },
 ): WriteBatcher<LeaseSettleRow, bigint | null> {
   return new WriteBatcher(
     async (rows) => {
@@ -142,6 +150,7 @@ export function leaseSettleBatcher(
         rows.map((r) => r.keyId),
         rows.map((r) => r.model),
         rows.map((r) => r.amount.toString()),
+        rows.map((r) => r.charged.toString()),
         rows.map((r) => r.inputRate),
         rows.map((r) => r.outputRate),
         rows.map((r) => r.inputTokens),
@@ -154,7 +163,7 @@ export function leaseSettleBatcher(
       ])) as { idx: number; charged: string | null }[];
       return inOrder(result, rows.length, (row) => (row.charged === null ? null : BigInt(row.charged)));
     },
-    { maxBatch: MAX_BATCH, sortKey: (r) => r.userId, lingerMs: opts.lingerMs },
+    { maxBatch: MAX_BATCH, sortKey: (r) => r.userId, lingerMs: opts.lingerMs, onBatch: opts.onBatch },
   );
 }
 

@@ -1,13 +1,32 @@
 import { Module } from '@nestjs/common';
 import { AccountController } from './account.controller';
-import { BillingService } from './billing.service';
+import { BillingDatabase } from './billing-database';
+import { HoldsService } from './holds.service';
+import { LedgerRepository } from './ledger.repository';
+import { LedgerService } from './ledger.service';
+import { PricingService } from './pricing.service';
 import { RateBook } from './rate-book';
 import { ReservationSweeper } from './reservation-sweeper';
+import { SettleTracker } from './settle-tracker';
+import { TopUpsService } from './top-ups.service';
 
-/** Credits, rates, reservations and the ledger; exports BillingService. */
+/**
+ * Credits, rates, holds and the ledger (src/billing/README.md): pricing, holds (reservations and
+ * credit leases), the ledger's reads, top-ups, and the sweep.
+ */
 @Module({
   controllers: [AccountController],
-  providers: [RateBook, BillingService, ReservationSweeper],
-  exports: [BillingService],
+  providers: [
+    RateBook,
+    BillingDatabase,
+    PricingService,
+    SettleTracker,
+    HoldsService,
+    LedgerRepository,
+    LedgerService,
+    TopUpsService,
+    ReservationSweeper,
+  ],
+  exports: [PricingService, HoldsService, LedgerService, TopUpsService, SettleTracker],
 })
 export class BillingModule {}

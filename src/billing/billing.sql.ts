@@ -47,16 +47,17 @@ export const RESERVE_BATCH_SQL = `
     $8::double precision[])`;
 
 /**
- * Many settles in one statement: per row, an open reservation is charged at its snapshot rates,
- * never more than the hold, and the rest returned (+(R − charged)); a reservation that is not open
- * does not change. Rows with a usage payload also get their usage_records row in the same
- * transaction, its credits being what the settle charged. amount/charged NULL: nothing settled.
+ * Many settles in one statement: per row, an open reservation is charged what pricing.ts decided
+ * (chargeFor; NULL: nothing to settle) and the rest of its hold returned (+(R − charged)); a
+ * reservation that is not open does not change. Rows with a usage payload also get their
+ * usage_records row in the same transaction, its credits being what the settle charged.
+ * amount/charged NULL: nothing settled.
  */
 export const SETTLE_BATCH_SQL = `
   SELECT idx, amount::text AS amount, charged::text AS charged FROM %FN%(
-    $1::text[], $2::integer[], $3::integer[], $4::boolean[], $5::uuid[], $6::uuid[], $7::text[],
-    $8::text[], $9::text[], $10::text[], $11::text[], $12::integer[], $13::integer[], $14::text[],
-    $15::text[])`;
+    $1::text[], $2::bigint[], $3::integer[], $4::integer[], $5::boolean[], $6::uuid[], $7::uuid[], $8::text[],
+    $9::text[], $10::text[], $11::text[], $12::text[], $13::integer[], $14::integer[], $15::text[],
+    $16::text[])`;
 
 /** $1 request id. Returns the whole hold of an open reservation; a repeat does nothing. */
 export const REFUND_SQL = `
@@ -105,26 +106,22 @@ export const TOP_UP_SQL = `
   UNION ALL
   SELECT false, id::text, balance_after::text, $5 FROM ins`;
 
-/**
- * Credit leases (migration 1710000011000, src/billing/credit-leases.ts). Take: $1 lease, $2 user,
- * $3 at least, $4 at most, $5 taken before, $6 hold ms, $7 wait for the flush. granted NULL =
- * refused; lost = a lease taken before is gone.
- */
-export const LEASE_TAKE_SQL = `
-  SELECT granted::text AS granted, lost FROM billing_lease_take(
-    $1::uuid, $2::uuid, $3::bigint, $4::bigint, $5::boolean, $6::double precision, $7::boolean)`;
+/** Credit leases (migration 1710000011000, src/billing/leases.repository.ts). */
 
 /** $1 lease, $2 credits to give back (NULL: all, the lease ends), $3 wait for the flush. */
 export const LEASE_RELEASE_SQL = `
   SELECT released::text AS released FROM billing_lease_release($1::uuid, $2::bigint, $3::boolean)`;
 
-/** Settles requests admitted on leases, many per statement (see the migration for the rules). */
+/**
+ * Settles requests admitted on leases, many per statement, each charged what pricing.ts decided
+ * (migration 1710000014000).
+ */
 export const LEASE_SETTLE_SQL = `
   SELECT idx, charged::text AS charged FROM billing_lease_settle_set(
-    $1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::bigint[], $7::numeric[], $8::numeric[],
-    $9::integer[], $10::integer[], $11::boolean[], $12::boolean[], $13::uuid[], $14::text[], $15::text[],
-    $16::text[], $17::text[], $18::integer[], $19::integer[], $20::text[], $21::text[],
-    $22::double precision, $23::boolean)`;
+    $1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::numeric[],
+    $9::numeric[], $10::integer[], $11::integer[], $12::boolean[], $13::boolean[], $14::uuid[], $15::text[],
+    $16::text[], $17::text[], $18::text[], $19::integer[], $20::integer[], $21::text[], $22::text[],
+    $23::double precision, $24::boolean)`;
 
 /** $1 lease ids, $2 hold ms: leases with requests still running stay unswept. */
 export const LEASE_RENEW_SQL = `

@@ -2,19 +2,20 @@ import { randomUUID } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
 import { unavailableDependency } from '../common/dependency-errors';
-import { WriteBatcher } from './billing-batcher';
-import { leaseSettleBatcher, LeaseSettleRow, RunStatement, SettleUsageRecord } from './billing-batches';
-import { LEASE_RELEASE_SQL, LEASE_RENEW_SQL, LEASE_TAKE_SQL } from './billing.sql';
+import type { SettleUsageRecord } from './billing-batches';
+import { type LeaseAsk, leaseAsk, leaseRenewIntervalMs } from './lease-sizing';
+import type { LeaseStore } from './leases.repository';
+import { chargeFor, type ModelRate, type TokenUsage } from './pricing';
 
-/** A request to admit on a lease: what BillingService.reserve takes, with the rates resolved. */
+/** A request to admit on a lease: what HoldsService.hold takes, with the rates resolved. */
 export interface LeaseHoldInput {
   userId: string;
   keyId: string | null;
   requestId: string;
   model: string;
   credits: bigint;
-  inputRate: string;
-  outputRate: string;
+  /** The model's rates at admission: the request is charged at these. */
+  rate: ModelRate;
 }
 
 export interface LeaseOptions {
@@ -22,13 +23,7 @@ export interface LeaseOptions {
   holdMs: number;
   /** An unused lease is given back after this long. */
   idleMs: number;
-  synchronousCommit: boolean;
-  /** Settles wait this long for company before their statement goes out (BILLING_SETTLE_DELAY_MS). */
-  settleDelayMs: number;
 }
-
-/** A lease grows by at least this many times the request that asked, or doubles. */
-const GROW_REQUESTS = 8n;
 
 interface Lease {
   readonly id: string;
@@ -58,11 +53,12 @@ interface Hold {
 
 /**
  * Per-process credit leases: the first request of a user takes a block of their credit in one
- * statement (billing_lease_take: `accounts.leased` grows, no money moves); later requests are
+ * transaction (LeaseStore.take, sized by lease-sizing.ts: `accounts.leased` grows, no money
+ * moves); later requests are
  * admitted against it in memory, with no database round trip before dispatch, as long as the block
  * covers them; each is settled like any request, in batches, writing its reserve and settle ledger
- * rows, reservation and usage rows at once. When the block runs short, it grows (one statement,
- * at least the shortfall, so a request is refused exactly when the user's credit outside other
+ * rows, reservation and usage rows at once, charged what pricing.ts chargeFor decides. When the
+ * block runs short, it grows (at least the shortfall, so a request is refused exactly when the user's credit outside other
  * processes' leases cannot cover it); an idle lease goes back after BILLING_LEASE_IDLE_MS; a crashed
  * process's lease is swept when it expires (RESERVATION_TIMEOUT_MS after its last take, settle or
  * renewal), its running requests then unpaid, as a crashed process's reservations are refunded.
@@ -71,7 +67,6 @@ export class CreditLeases {
   private readonly logger = new Logger(CreditLeases.name);
   private readonly leases = new Map<string, Lease>();
   private readonly holds = new Map<string, Hold>();
-  private readonly settles: WriteBatcher<LeaseSettleRow, bigint | null>;
   private readonly releases = new Set<Promise<unknown>>();
   private renewTimer: NodeJS.Timeout | undefined;
   /**
@@ -82,20 +77,13 @@ export class CreditLeases {
   private probing: Promise<unknown> | undefined;
 
   constructor(
-    private readonly run: RunStatement,
+    private readonly store: LeaseStore,
     private readonly options: LeaseOptions,
-  ) {
-    this.settles = leaseSettleBatcher(run, { ...options, lingerMs: options.settleDelayMs });
-  }
+  ) {}
 
   /** True while `requestId` is a hold on a lease of this process (admitted, not settled). */
   has(requestId: string): boolean {
     return this.holds.has(requestId);
-  }
-
-  /** Settle statements sent so far. */
-  get settleStatements(): number {
-    return this.settles.statements;
   }
 
   /** Admits a request on its user's lease, growing the lease if needed; 402 when the credit is short. */
@@ -118,9 +106,8 @@ export class CreditLeases {
         await lease.busy.catch(() => undefined);
         continue;
       }
-      const shortfall = input.credits - free;
-      const want = shortfall + max(GROW_REQUESTS * input.credits, lease.amount);
-      if (!(await this.exclusive(lease, () => this.take(lease, shortfall, want)))) {
+      const ask = leaseAsk(input.credits, free, lease.amount);
+      if (!(await this.exclusive(lease, () => this.take(lease, ask)))) {
         this.idleLater(lease);
         throw new ApiError('insufficient_credits');
       }
@@ -128,12 +115,12 @@ export class CreditLeases {
   }
 
   /**
-   * Settles a hold of this process: charges actual usage at the admitted rates, never above the
-   * hold (nothing with `refund`), and writes its rows. Returns what was charged and given back.
+   * Settles a hold of this process: charges what chargeFor decides (nothing with `refund`) and
+   * writes its rows. Returns what was charged and given back.
    */
   async settle(
     requestId: string,
-    usage: { inputTokens: number; outputTokens: number },
+    usage: TokenUsage,
     record: SettleUsageRecord | undefined,
     refund = false,
   ): Promise<{ charged: bigint; refunded: bigint }> {
@@ -143,15 +130,16 @@ export class CreditLeases {
     const { lease, input } = hold;
     let charged: bigint | null = null;
     try {
-      charged = await this.settles.submit({
+      charged = await this.store.settle({
         leaseId: lease.id,
         requestId,
         userId: input.userId,
         keyId: input.keyId,
         model: input.model,
         amount: input.credits,
-        inputRate: input.inputRate,
-        outputRate: input.outputRate,
+        charged: chargeFor({ credits: input.credits, rate: input.rate }, usage, refund).charged,
+        inputRate: input.rate.input.toFixed(),
+        outputRate: input.rate.output.toFixed(),
         inputTokens: usage.inputTokens,
         outputTokens: usage.outputTokens,
         refund,
@@ -231,7 +219,7 @@ export class CreditLeases {
 
   /** One probe at a time while the database is thought down; its failure is the caller's 503. */
   private async probe(): Promise<void> {
-    this.probing ??= this.run('le_billing_ping', 'SELECT 1', []).finally(() => (this.probing = undefined));
+    this.probing ??= this.store.ping().finally(() => (this.probing = undefined));
     await this.probing;
     this.databaseDown = false;
   }
@@ -240,30 +228,21 @@ export class CreditLeases {
     if (unavailableDependency(error) === 'database') this.databaseDown = true;
   }
 
-  /** Grows the lease by at least `min`; false when the user's free credit cannot cover it. */
-  private async take(lease: Lease, min: bigint, want: bigint): Promise<boolean> {
-    const rows = (await this.run('le_billing_lease_take', LEASE_TAKE_SQL, [
-      lease.id,
-      lease.userId,
-      min.toString(),
-      want.toString(),
-      lease.taken,
-      this.options.holdMs,
-      this.options.synchronousCommit,
-    ]).catch((error: unknown) => {
+  /** Grows the lease by what lease-sizing grants of `ask`; false when the user's free credit cannot cover it. */
+  private async take(lease: Lease, ask: LeaseAsk): Promise<boolean> {
+    const taken = await this.store.take(lease.id, lease.userId, ask, lease.taken).catch((error: unknown) => {
       this.noteFailure(error);
       throw error;
-    })) as { granted: string | null; lost: boolean }[];
-    const row = rows[0];
-    if (row?.lost) {
+    });
+    if (taken.lost) {
       // Swept while this process still used it: start a new one (this request retries).
       this.lost(lease);
       return true;
     }
-    if (!row || row.granted === null) return false;
+    if (taken.granted === null) return false;
     // Counted as a delta, like settles (−charged) and give-backs: a settle of this lease that
     // commits after this take but answers before it must not be undone by a total read here.
-    lease.amount += BigInt(row.granted);
+    lease.amount += taken.granted;
     lease.taken = true;
     this.renewLater();
     return true;
@@ -278,12 +257,7 @@ export class CreditLeases {
       lease.taken = false;
       this.ended(lease);
     }
-    const rows = (await this.run('le_billing_lease_release', LEASE_RELEASE_SQL, [
-      lease.id,
-      amount === null ? null : amount.toString(),
-      this.options.synchronousCommit,
-    ])) as { released: string }[];
-    return rows.length > 0 && BigInt(rows[0]!.released) > 0n;
+    return (await this.store.release(lease.id, amount)) > 0n;
   }
 
   /** Gives back an unused lease after BILLING_LEASE_IDLE_MS (0: on the next turn of the loop). */
@@ -327,24 +301,17 @@ export class CreditLeases {
   /** While leases are held, renews those with running requests every quarter of the hold time. */
   private renewLater(): void {
     if (this.renewTimer) return;
-    this.renewTimer = setInterval(
-      () => {
-        const busy = [...this.leases.values()].filter((l) => l.taken && l.holds > 0).map((l) => l.id);
-        if (this.leases.size === 0) {
-          clearInterval(this.renewTimer);
-          this.renewTimer = undefined;
-        }
-        if (busy.length === 0) return;
-        this.run('le_billing_lease_renew', LEASE_RENEW_SQL, [busy, this.options.holdMs]).catch((err: Error) =>
-          this.logger.warn(`renewing leases failed: ${err.message}`),
-        );
-      },
-      Math.max(250, Math.floor(this.options.holdMs / 4)),
-    );
+    this.renewTimer = setInterval(() => {
+      const busy = [...this.leases.values()].filter((l) => l.taken && l.holds > 0).map((l) => l.id);
+      if (this.leases.size === 0) {
+        clearInterval(this.renewTimer);
+        this.renewTimer = undefined;
+      }
+      if (busy.length === 0) return;
+      this.store
+        .renew(busy)
+        .catch((err: Error) => this.logger.warn(`renewing leases failed: ${err.message}`));
+    }, leaseRenewIntervalMs(this.options.holdMs));
     this.renewTimer.unref();
   }
-}
-
-function max(a: bigint, b: bigint): bigint {
-  return a > b ? a : b;
 }

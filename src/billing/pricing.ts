@@ -65,6 +65,49 @@ export function inputCharacters(messages: readonly ChatMessageLike[], tools?: re
   return total;
 }
 
+/** Token counts of a request, as the host reported them (or as the platform counted them). */
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+/**
+ * The upper bound a request holds before it runs (seed 000): its characters in (inputCharacters)
+ * and its max_tokens out, at the model's rates now.
+ */
+export function estimateFor(
+  rate: ModelRate,
+  messages: readonly ChatMessageLike[],
+  maxTokens: number,
+  tools?: readonly ToolLike[],
+): bigint {
+  return creditsFor(rate, inputCharacters(messages, tools), maxTokens);
+}
+
+/**
+ * What a finished request is charged: its actual usage at the rates it was admitted with, never
+ * more than its hold (CONTRACT §5). A refund charges nothing. The only place the charge is
+ * decided: the settle statements write what this returns.
+ */
+export function chargeFor(hold: Hold, usage: TokenUsage, refund = false): Settlement {
+  if (hold.credits < 0n) throw new RangeError('a hold must be >= 0 credits');
+  const cost = refund ? 0n : creditsFor(hold.rate, usage.inputTokens, usage.outputTokens);
+  const charged = cost < hold.credits ? cost : hold.credits;
+  return { charged, returned: hold.credits - charged };
+}
+
+/** A request's hold: the credits set aside and the rates it was admitted with. */
+export interface Hold {
+  credits: bigint;
+  rate: ModelRate;
+}
+
+/** A settle's two ledger figures: −charged for the request in all, +returned of its hold. */
+export interface Settlement {
+  charged: bigint;
+  returned: bigint;
+}
+
 /** credits = ⌈(input × input_rate + output × output_rate) cents / 0.0001⌉, exactly. */
 export function creditsFor(rate: ModelRate, inputTokens: number, outputTokens: number): bigint {
   assertTokenCount(inputTokens, 'inputTokens');

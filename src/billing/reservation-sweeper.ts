@@ -1,19 +1,15 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { Counter } from 'prom-client';
-import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
-import { BillingService } from './billing.service';
-import { EXPIRED_RESERVATIONS_SQL } from './billing.sql';
-
-const SWEEP_BATCH = 500;
+import { HoldsService } from './holds.service';
+import { SWEEP_BATCH, sweepAgain } from './sweep-rules';
 
 /**
  * Every RESERVATION_SWEEP_INTERVAL_MS, refunds reservations and ends credit leases a crashed
  * process left behind (leases whatever this process's own BILLING_CREDIT_LEASES: other processes
  * may lease). Runs in every process; concurrent sweeps are safe: each refund only changes a
- * reservation that is still open (BillingService.refund), and the lease sweep is one statement.
+ * reservation that is still open (HoldsService.refund), and the lease sweep is one statement.
  * Sweeps, refunds and refunded credits are counted on /metrics.
  */
 @Injectable()
@@ -27,9 +23,8 @@ export class ReservationSweeper implements OnApplicationBootstrap, OnModuleDestr
   private readonly leasesEnded: Counter;
 
   constructor(
-    private readonly billing: BillingService,
+    private readonly holds: HoldsService,
     private readonly config: AppConfig,
-    @InjectDataSource() private readonly db: DataSource,
     metrics: MetricsService,
   ) {
     const registers = [metrics.registry];
@@ -69,7 +64,7 @@ export class ReservationSweeper implements OnApplicationBootstrap, OnModuleDestr
 
   /** One sweep (the timer's; tests call it). */
   async sweep(): Promise<void> {
-    const leases = await this.billing.sweepLeases();
+    const leases = await this.endExpiredLeases();
     this.leasesEnded.inc(leases);
     if (leases > 0) this.logger.warn(`Ended ${leases} credit lease(s) not renewed within the timeout`);
     const { refunded, credits } = await this.refundExpired();
@@ -82,20 +77,27 @@ export class ReservationSweeper implements OnApplicationBootstrap, OnModuleDestr
       );
   }
 
+  /** Ends credit leases past their deadline; how many this call ended. */
+  async endExpiredLeases(): Promise<number> {
+    let ended = 0;
+    for (let n = SWEEP_BATCH; sweepAgain(n); ended += n) n = await this.holds.endExpiredLeases(SWEEP_BATCH);
+    return ended;
+  }
+
   /** Refunds open reservations past their deadline; what this call refunded (another replica's are not counted). */
-  private async refundExpired(): Promise<{ refunded: number; credits: bigint }> {
+  async refundExpired(): Promise<{ refunded: number; credits: bigint }> {
     let refunded = 0;
     let credits = 0n;
     for (;;) {
-      const rows: { request_id: string }[] = await this.db.query(EXPIRED_RESERVATIONS_SQL, [SWEEP_BATCH]);
-      for (const { request_id } of rows) {
-        const amount = await this.billing.refund(request_id);
+      const ids = await this.holds.expiredReservations(SWEEP_BATCH);
+      for (const id of ids) {
+        const amount = await this.holds.refund(id);
         if (amount > 0n) {
           refunded++;
           credits += amount;
         }
       }
-      if (rows.length < SWEEP_BATCH) return { refunded, credits };
+      if (!sweepAgain(ids.length)) return { refunded, credits };
     }
   }
 

@@ -10,6 +10,7 @@ import { LlmApiController } from './llmapi/llmapi.controller';
 import { NativeCompletionsController } from './native/native-completions.controller';
 import { OllamaApiController } from './ollama-api/ollama-api.controller';
 import { OpenAiController } from './openai/openai.controller';
+import { Settlements } from './request-settlement';
 import { ResponsesController } from './responses/responses.controller';
 import { ResponsesService } from './responses/responses.service';
 import { ResponsesStore } from './responses/responses.store';
@@ -28,7 +29,14 @@ import { ChatWebSocketServer } from './ws/chat-websocket.server';
     ServerlessController,
     LlmApiController,
   ],
-  providers: [CompletionsService, UsageRecordService, ChatWebSocketServer, ResponsesService, ResponsesStore],
+  providers: [
+    CompletionsService,
+    Settlements,
+    UsageRecordService,
+    ChatWebSocketServer,
+    ResponsesService,
+    ResponsesStore,
+  ],
   exports: [CompletionsService],
 })
 export class CompletionsModule {}

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
-import { BillingService } from '../billing/billing.service';
+import { HoldsService } from '../billing/holds.service';
 import { inputCharacters } from '../billing/pricing';
+import { PricingService } from '../billing/pricing.service';
 import { ApiError } from '../common/api-error';
 import { dependencyUnavailable } from '../common/api-exception.filter';
 import { unavailableDependency } from '../common/dependency-errors';
@@ -19,7 +20,16 @@ import type {
   Usage,
 } from './completion.types';
 import { AnswerBuilder, type AnswerChoice } from './answer';
-import { UsageRecordService, UsageStatus } from './usage-record.service';
+import {
+  describe,
+  type HostRef,
+  RequestSettlement,
+  type RunContext,
+  Settlements,
+} from './request-settlement';
+import type { UsageStatus } from './usage-record.service';
+
+export type { HostRef, RunContext } from './request-settlement';
 
 export interface RunOptions {
   /** Billing/usage id; default a new UUID. The queue passes the task id. */
@@ -30,11 +40,6 @@ export interface RunOptions {
   refundOnFailure?: boolean;
   /** API surface, for the usage record. */
   source?: string;
-}
-
-export interface HostRef {
-  id: string;
-  name: string;
 }
 
 /** How an answer ended, known as soon as its last chunk was read (before the settle). */
@@ -73,14 +78,13 @@ export interface Prepared {
  */
 @Injectable()
 export class CompletionsService {
-  private readonly logger = new Logger(CompletionsService.name);
-
   constructor(
-    private readonly billing: BillingService,
+    private readonly pricing: PricingService,
+    private readonly holds: HoldsService,
+    private readonly settlements: Settlements,
     private readonly dispatcher: DispatcherService,
     private readonly models: ModelsService,
     private readonly rateLimits: RateLimitService,
-    private readonly usage: UsageRecordService,
   ) {}
 
   /** Checks the model and the key's limits and prices the request's upper bound. Reserves nothing. */
@@ -88,7 +92,7 @@ export class CompletionsService {
     await this.models.assertUsable(request.model, principal);
     this.dispatcher.assertServable(request);
     const rateLimit = await this.rateLimits.admit(principal);
-    const credits = await this.billing.estimate(
+    const credits = this.pricing.estimate(
       request.model,
       billableMessages(request),
       request.maxTokens * (request.n ?? 1),
@@ -125,9 +129,9 @@ export class CompletionsService {
     if (!options.reserved) {
       const prepared = await this.prepare(request, principal);
       rateLimit = prepared.rateLimit;
-      // Asked before this reserve counts as pending (BillingService.likelyCovers).
-      const optimistic = this.billing.likelyCovers(principal.userId, prepared.credits);
-      const reserving = this.billing.hold({
+      // Asked before this reserve counts as pending (HoldsService.likelyCovers).
+      const optimistic = this.holds.likelyCovers(principal.userId, prepared.credits);
+      const reserving = this.holds.hold({
         userId: principal.userId,
         keyId: principal.keyId,
         requestId,
@@ -137,18 +141,13 @@ export class CompletionsService {
       if (optimistic) return this.dispatchWhileReserving(context, reserving, rateLimit);
       await reserving;
     }
+    const settlement = this.settlements.open(context);
     try {
       const dispatched = await this.dispatcher.stream(request, signal);
-      return new CompletionHandle(this, context, dispatched.host, dispatched.chunks, rateLimit);
+      return new CompletionHandle(settlement, context, dispatched.host, dispatched.chunks, rateLimit);
     } catch (error) {
-      throw this.failedBeforeOutput(context, error);
+      throw failedBeforeOutput(settlement, error);
     }
-  }
-
-  /** A request that failed before any output: its hold is refunded, its usage recorded. */
-  private failedBeforeOutput(context: RunContext, error: unknown, operation?: 'embedding'): ApiError {
-    void this.finish(context, null, { inputTokens: 0, outputTokens: 0 }, 'error', error, null, operation);
-    return asApiError(error);
   }
 
   /**
@@ -177,11 +176,12 @@ export class CompletionsService {
       );
       throw error;
     }
+    const settlement = this.settlements.open(context);
     try {
       const dispatched = await dispatching;
-      return new CompletionHandle(this, context, dispatched.host, dispatched.chunks, rateLimit);
+      return new CompletionHandle(settlement, context, dispatched.host, dispatched.chunks, rateLimit);
     } catch (error) {
-      throw this.failedBeforeOutput(context, error);
+      throw failedBeforeOutput(settlement, error);
     }
   }
 
@@ -213,9 +213,9 @@ export class CompletionsService {
     await this.models.assertUsable(request.model, principal);
     const rateLimit = await this.rateLimits.admit(principal);
     const messages = request.input.map((content) => ({ role: 'user', content }));
-    const credits = await this.billing.estimate(request.model, messages, 0);
+    const credits = this.pricing.estimate(request.model, messages, 0);
     const requestId = randomUUID();
-    await this.billing.hold({
+    await this.holds.hold({
       userId: principal.userId,
       keyId: principal.keyId,
       requestId,
@@ -232,88 +232,16 @@ export class CompletionsService {
       started,
       promptSize: messages.reduce((n, m) => n + [...m.content].length, 0),
     };
+    const settlement = this.settlements.open(context);
     try {
       const result = await this.dispatcher.embed(request, signal);
       const usage = { inputTokens: result.usage.inputTokens, outputTokens: 0 };
-      void this.finish(context, result.host, usage, 'ok', undefined, null, 'embedding');
+      void settlement.close({ host: result.host, usage, status: 'ok', operation: 'embedding' });
       return { embeddings: result.embeddings, usage: result.usage, requestId, rateLimit };
     } catch (error) {
-      throw this.failedBeforeOutput(context, error, 'embedding');
+      throw failedBeforeOutput(settlement, error, 'embedding');
     }
   }
-
-  /**
-   * Settles (or, with refundOnFailure false and a failure, leaves open) the reservation and
-   * writes the usage record. Returns the credits charged; never rejects. The answer need not wait
-   * for it: BillingService tracks it, so the user's balance reads and shutdown do.
-   */
-  finish(...args: Parameters<CompletionsService['settle']>): Promise<bigint> {
-    const settling = this.settle(...args);
-    this.billing.track(args[0].principal.userId, settling);
-    return settling;
-  }
-
-  private async settle(
-    ctx: RunContext,
-    host: HostRef | null,
-    usage: Usage,
-    status: UsageStatus,
-    error: unknown,
-    ttftMs: number | null,
-    operation: 'chat' | 'completion' | 'embedding' = ctx.request.kind,
-  ): Promise<bigint> {
-    let charged = 0n;
-    const keepOpen = status === 'error' && !ctx.refundOnFailure;
-    try {
-      const record = {
-        userId: ctx.principal.userId,
-        keyId: ctx.principal.keyId || null,
-        model: ctx.request.model,
-        host,
-        surface: ctx.source,
-        operation,
-        durationMs: performance.now() - ctx.started,
-        ttftMs,
-        status,
-        error: error === undefined ? undefined : describe(error),
-      };
-      // The settle writes the usage record in its own transaction; a hold kept open is recorded uncharged.
-      const settledOrRecorded = keepOpen
-        ? this.usage.record({
-            ...record,
-            requestId: ctx.requestId,
-            inputTokens: usage.inputTokens,
-            outputTokens: usage.outputTokens,
-            credits: 0n,
-          })
-        : this.billing.settle(ctx.requestId, usage, record).then((settled) => {
-            charged = settled.charged;
-          });
-      await Promise.all([
-        settledOrRecorded,
-        this.rateLimits.recordTokens(ctx.principal, usage.inputTokens + usage.outputTokens),
-      ]);
-    } catch (e) {
-      // The reservation stays open and the sweep settles it; the client's answer is not lost.
-      this.logger.error(`finishing ${ctx.requestId} failed: ${describe(e)}`);
-    }
-    // Tokens and credits by model on /metrics, and the request's log line.
-    this.usage.settled(ctx.signal, ctx.principal, ctx.request.model, host, usage, charged, ttftMs);
-    return charged;
-  }
-}
-
-export interface RunContext {
-  request: CompletionRequest;
-  principal: Principal;
-  /** Aborted when the client went away (or a queued task was cancelled). */
-  signal: AbortSignal;
-  requestId: string;
-  refundOnFailure: boolean;
-  source: string;
-  started: number;
-  /** Seed 000's input-token measure: characters of the user messages (or the prompt). */
-  promptSize: number;
 }
 
 /**
@@ -330,10 +258,9 @@ export class CompletionHandle implements AsyncIterable<CompletionChunk> {
   readonly settled: Promise<bigint>;
   private resolveFinished!: (r: RunOutcome) => void;
   private rejectFinished!: (e: unknown) => void;
-  private resolveSettled!: (credits: bigint) => void;
 
   constructor(
-    private readonly service: CompletionsService,
+    private readonly settlement: RequestSettlement,
     private readonly ctx: RunContext,
     readonly host: HostRef,
     private readonly chunks: AsyncIterable<ChunkBatch>,
@@ -343,7 +270,7 @@ export class CompletionHandle implements AsyncIterable<CompletionChunk> {
       this.resolveFinished = resolve;
       this.rejectFinished = reject;
     });
-    this.settled = new Promise<bigint>((resolve) => (this.resolveSettled = resolve));
+    this.settled = settlement.charged;
     // Also awaited by callers that only iterate; never an unhandled rejection.
     this.finished.catch(() => undefined);
   }
@@ -408,8 +335,8 @@ export class CompletionHandle implements AsyncIterable<CompletionChunk> {
           : this.chargeOnlyIfComplete && !complete
             ? { inputTokens: 0, outputTokens: 0 }
             : { inputTokens: reported?.inputTokens ?? this.ctx.promptSize, outputTokens: delivered };
-      // Not awaited: the caller answers while the settle runs (BillingService tracks it).
-      void this.service.finish(this.ctx, this.host, usage, status, failure, ttftMs).then(this.resolveSettled);
+      // Not awaited: the caller answers while the settle runs (SettleTracker tracks it).
+      void this.settlement.close({ host: this.host, usage, status, error: failure, ttftMs });
       if (failure === undefined) {
         this.resolveFinished({
           requestId: this.ctx.requestId,
@@ -434,13 +361,25 @@ function promptSize(request: CompletionRequest): number {
   return inputCharacters(billableMessages(request), request.tools);
 }
 
+/** A request that failed before any output: its hold is refunded, its usage recorded. */
+function failedBeforeOutput(
+  settlement: RequestSettlement,
+  error: unknown,
+  operation?: 'embedding',
+): ApiError {
+  void settlement.close({
+    host: null,
+    usage: { inputTokens: 0, outputTokens: 0 },
+    status: 'error',
+    error,
+    operation,
+  });
+  return asApiError(error);
+}
+
 function asApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   const dependency = unavailableDependency(error);
   if (dependency) return dependencyUnavailable(dependency);
   return new ApiError('upstream_error', `The inference host failed: ${describe(error)}`);
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -19,6 +19,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /** Requests the lean HTTP path took instead of express (src/common/fast-path.ts). */
+  readonly fastPathRequests = new Counter({
+    name: 'le_http_fast_path_requests_total',
+    help: 'Requests served by the lean HTTP path of the completion routes (the rest go through express)',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'le_' });
   }

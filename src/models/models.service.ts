@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
-import { BillingService } from '../billing/billing.service';
+import { PricingService } from '../billing/pricing.service';
 import { ApiError } from '../common/api-error';
 import { HostsService } from '../hosts/hosts.service';
 
@@ -16,7 +16,7 @@ export class ModelsService {
   static readonly CREATED = 1710000000;
 
   constructor(
-    private readonly billing: BillingService,
+    private readonly pricing: PricingService,
     private readonly hosts: HostsService,
   ) {}
 
@@ -25,7 +25,7 @@ export class ModelsService {
     if (principal.allowedModels.length > 0 && !principal.allowedModels.includes(model)) {
       throw new ApiError('model_not_allowed', `This API key may not use the model '${model}'`, 'model');
     }
-    if (!(await this.billing.hasRate(model))) {
+    if (!this.pricing.hasRate(model)) {
       throw new ApiError('model_pricing_not_found', `The model '${model}' does not exist`, 'model');
     }
   }
@@ -33,7 +33,7 @@ export class ModelsService {
   /** Models with a rate and at least one healthy host, visible to this key. */
   async list(principal: Principal): Promise<ModelInfo[]> {
     const served = new Set(this.hosts.servedModels());
-    const rates = await this.billing.listRates();
+    const rates = this.pricing.listRates();
     return rates
       .map((r) => r.model)
       .filter((m) => served.has(m))

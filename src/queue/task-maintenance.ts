@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { BillingService } from '../billing/billing.service';
+import { HoldsService } from '../billing/holds.service';
+import { orphanedHolds } from '../billing/sweep-rules';
 import { AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
 import { TaskJobs } from './task-jobs';
@@ -33,7 +34,7 @@ export class TaskMaintenance {
   constructor(
     private readonly store: TasksStore,
     private readonly jobs: TaskJobs,
-    private readonly billing: BillingService,
+    private readonly holds: HoldsService,
     private readonly redis: RedisService,
     private readonly config: AppConfig,
   ) {}
@@ -86,7 +87,7 @@ export class TaskMaintenance {
   async refundOrphans(): Promise<number> {
     const ids = await this.store.idsOwingRefund(BATCH);
     for (const id of ids) {
-      await this.billing.refund(id);
+      await this.holds.refund(id);
       await this.store.closeReservation(id);
     }
     return ids.length + (await this.refundHoldsWithoutTask());
@@ -97,10 +98,10 @@ export class TaskMaintenance {
    * sweeps; once it is older than any submit can take, refund it.
    */
   async refundHoldsWithoutTask(): Promise<number> {
-    const holds = await this.billing.unsweptHolds(ORPHAN_HOLD_AGE_MS, BATCH);
+    const holds = await this.holds.holdsWithoutDeadline(ORPHAN_HOLD_AGE_MS, BATCH);
     const tasks = await this.store.existing(holds);
-    const orphans = holds.filter((id) => !tasks.has(id));
-    for (const id of orphans) await this.billing.refund(id);
+    const orphans = orphanedHolds(holds, tasks);
+    for (const id of orphans) await this.holds.refund(id);
     return orphans.length;
   }
 

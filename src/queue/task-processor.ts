@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AuthService } from '../auth/auth.service';
 import type { Principal } from '../auth/principal';
-import { BillingService } from '../billing/billing.service';
+import { HoldsService } from '../billing/holds.service';
 import { API_ERRORS, ApiError } from '../common/api-error';
 import { CompletionsService, type RunResult } from '../completions/completions.service';
 import { AppConfig } from '../config/app-config';
@@ -36,7 +36,7 @@ export class TaskProcessor {
   constructor(
     private readonly store: TasksStore,
     private readonly completions: CompletionsService,
-    private readonly billing: BillingService,
+    private readonly holds: HoldsService,
     private readonly running: RunningTasks,
     private readonly webhooks: WebhookService,
     private readonly metrics: QueueMetrics,
@@ -194,7 +194,7 @@ export class TaskProcessor {
   }
 
   private async refund(taskId: string): Promise<void> {
-    await this.billing.refund(taskId);
+    await this.holds.refund(taskId);
     await this.store.closeReservation(taskId);
   }
 }

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Principal } from '../auth/principal';
-import { BillingService } from '../billing/billing.service';
+import { HoldsService } from '../billing/holds.service';
 import { ApiError } from '../common/api-error';
 import { dependencyUnavailable } from '../common/api-exception.filter';
 import { CompletionsService } from '../completions/completions.service';
@@ -27,7 +27,7 @@ export class TasksService {
     private readonly store: TasksStore,
     private readonly jobs: TaskJobs,
     private readonly completions: CompletionsService,
-    private readonly billing: BillingService,
+    private readonly holds: HoldsService,
     private readonly running: RunningTasks,
     private readonly webhooks: WebhookService,
     private readonly metrics: QueueMetrics,
@@ -48,7 +48,7 @@ export class TasksService {
     if (queued.webhookUrl) await this.checkWebhook(queued.webhookUrl);
     const { credits } = await this.completions.prepare(queued.request, principal);
     const id = randomUUID();
-    await this.billing.reserve({
+    await this.holds.reserve({
       userId: principal.userId,
       keyId: principal.keyId,
       requestId: id,
@@ -70,12 +70,12 @@ export class TasksService {
         requestHash: key ? queued.hash : null,
       });
     } catch (error) {
-      await this.billing.refund(id);
+      await this.holds.refund(id);
       throw error;
     }
     if (!stored.inserted) {
       // Lost the race to a concurrent submit with the same key (or a plain retry): one task, one hold.
-      await this.billing.refund(id);
+      await this.holds.refund(id);
       return sameRequest(stored.task, queued.hash);
     }
     try {
@@ -85,7 +85,7 @@ export class TasksService {
       // (its idempotency key freed for the retry), its hold refunded (or by recovery, later).
       this.logger.warn(`task ${id} could not be queued, submit refused: ${String(error)}`);
       if (await this.store.abandon(id, 'could not be queued (Redis unreachable)')) {
-        await this.billing.refund(id);
+        await this.holds.refund(id);
         await this.store.closeReservation(id);
       }
       throw dependencyUnavailable('redis');
@@ -110,7 +110,7 @@ export class TasksService {
     const cancelled = await this.store.cancel(owned.id, principal.userId);
     if (!cancelled) return (await this.store.findForUser(owned.id, principal.userId)) ?? owned;
     if (cancelled.previous === 'queued') {
-      await this.billing.refund(owned.id);
+      await this.holds.refund(owned.id);
       await this.store.closeReservation(owned.id);
       await this.jobs.discard(owned.id);
     } else {

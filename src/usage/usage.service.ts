@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
-import { BillingService } from '../billing/billing.service';
+import { SettleTracker } from '../billing/settle-tracker';
 import { ApiError } from '../common/api-error';
 import type {
   RequestRecord,
@@ -65,7 +65,7 @@ interface RequestRow {
 export class UsageService {
   constructor(
     @InjectDataSource() private readonly db: DataSource,
-    private readonly billing: BillingService,
+    private readonly settles: SettleTracker,
   ) {}
 
   async report(q: UsageQuery): Promise<UsageReport> {
@@ -77,7 +77,7 @@ export class UsageService {
         'to',
       );
     // Answers go out before their settle (and usage row) commits: wait for this process's.
-    await this.billing.settled(q.userId === undefined ? undefined : [q.userId]);
+    await this.settles.settled(q.userId === undefined ? undefined : [q.userId]);
     const group = GROUPS[q.groupBy];
     const params: unknown[] = [q.from, q.to];
     const where = [`h.bucket >= date_trunc('hour', $1::timestamptz)`, `h.bucket < $2::timestamptz`];
@@ -124,7 +124,7 @@ export class UsageService {
     limit: number,
     cursor?: string,
   ): Promise<{ records: RequestRecord[]; nextCursor: string | null }> {
-    await this.billing.settled([userId]);
+    await this.settles.settled([userId]);
     const params: unknown[] = [userId, limit + 1];
     let after = '';
     if (cursor !== undefined) {

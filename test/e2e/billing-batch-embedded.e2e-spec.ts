@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DataSource } from 'typeorm';
-import { BillingService } from '../../src/billing/billing.service';
+import { billingOf } from '../support/billing';
 import { startEmbeddedTestApp } from '../support/test-app';
 import { cycle, expectAwkwardTextsKept, expectBooksBalanced, newUser } from '../support/billing-books';
 
@@ -23,7 +23,7 @@ describe('billing batches (embedded PGlite)', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     // A rate of its own, set through the service (its rate book reloads at once).
-    await app.get(BillingService).setRate('test-batch-embedded', '0.01', '0.02');
+    await billingOf(app).setRate('test-batch-embedded', '0.01', '0.02');
   });
   afterAll(async () => {
     await app?.close();
@@ -33,11 +33,11 @@ describe('billing batches (embedded PGlite)', () => {
   /** 150 concurrent cycles over 3 fresh users with 200,000 credits each; every book must balance. */
   async function burst(via: 'reserve' | 'hold') {
     const db = app.get(DataSource);
-    const billing = app.get(BillingService);
+    const billing = billingOf(app);
     const users = [await newUser(db), await newUser(db), await newUser(db)];
     const initial = 200_000n;
     for (const u of users) await billing.topUp(u, initial);
-    const before = billing.batchStatements();
+    const before = await billing.batchStatements();
     const outcomes = await Promise.all(
       Array.from({ length: 150 }, (_, i) => cycle(billing, users[i % 3]!, i, 'test-batch-embedded', via)),
     );
@@ -52,7 +52,7 @@ describe('billing batches (embedded PGlite)', () => {
       [users],
     )) as { n: number }[];
     expect(records!.n).toBe(ok);
-    return { db, users, before, after: billing.batchStatements() };
+    return { db, users, before, after: await billing.batchStatements() };
   }
 
   it('a concurrent burst of 150 reserve → settle cycles over 3 users keeps every book balanced', async () => {
@@ -74,6 +74,6 @@ describe('billing batches (embedded PGlite)', () => {
   });
 
   it('request ids and texts with quotes, commas, braces, NULL and backslashes survive the arrays', async () => {
-    await expectAwkwardTextsKept(app.get(DataSource), app.get(BillingService), 'test-batch-embedded');
+    await expectAwkwardTextsKept(app.get(DataSource), billingOf(app), 'test-batch-embedded');
   });
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BillingService } from '../../src/billing/billing.service';
+import { billingOf } from '../support/billing';
 import { createUserWithKey } from '../support/fixtures';
 import { startTestApp, TestApp } from '../support/test-app';
 
@@ -52,7 +52,7 @@ describe('billing HTTP API', () => {
         status: 200,
         body: { success: true, user_id: me.userId, credits: 0 },
       });
-      await t.app.get(BillingService).topUp(me.userId, 123_456n);
+      await billingOf(t.app).topUp(me.userId, 123_456n);
       expect((await call('GET', '/api/v1/account', me.key)).body).toEqual({
         success: true,
         user_id: me.userId,
@@ -185,9 +185,7 @@ describe('billing HTTP API', () => {
         output_rate: '0.015',
       });
       // 1 × 0.0000000001 + 2 × 0.015 = 0.0300000001 cents = 300.000001 credits → 301.
-      const credits = await t.app
-        .get(BillingService)
-        .estimate('test-http-model', [{ role: 'user', content: 'x' }], 2);
+      const credits = billingOf(t.app).estimate('test-http-model', [{ role: 'user', content: 'x' }], 2);
       expect(credits).toBe(301n);
     });
 

@@ -1,16 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { BillingService } from '../../src/billing/billing.service';
+import { type Billing, billingOf } from '../support/billing';
 import { ApiError } from '../../src/common/api-error';
 import { startTestApp, TestApp } from '../support/test-app';
 
-/** BillingService against the real PostgreSQL database: money moves, concurrency, the ledger. */
+/** The billing services against the real PostgreSQL database: money moves, concurrency, the ledger. */
 describe('billing service (PostgreSQL)', () => {
   let t: TestApp;
-  let billing: BillingService;
+  let billing: Billing;
 
   beforeAll(async () => {
     t = await startTestApp();
-    billing = t.app.get(BillingService);
+    billing = billingOf(t.app);
   });
   afterAll(async () => {
     await t?.close();
@@ -97,7 +97,9 @@ describe('billing service (PostgreSQL)', () => {
     });
 
     it('refuses a model without a rate', async () => {
-      expect(await codeOf(billing.estimate('no-such-model', messages, 10))).toBe('model_pricing_not_found');
+      expect(await codeOf((async () => billing.estimate('no-such-model', messages, 10))())).toBe(
+        'model_pricing_not_found',
+      );
       expect(await billing.hasRate('no-such-model')).toBe(false);
       expect(await billing.hasRate('llama3.1')).toBe(true);
     });
@@ -280,7 +282,7 @@ describe('billing service (PostgreSQL)', () => {
            WHERE request_id = $1`,
           [crashed],
         );
-        const sweepers = [billing, other.app.get(BillingService)];
+        const sweepers = [billing, billingOf(other.app)];
         const counts = await Promise.all([...sweepers, ...sweepers].map((b) => b.sweepExpiredReservations()));
         expect(counts.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(1);
         const [refunds] = (await t.dataSource.query(
@@ -316,7 +318,7 @@ describe('billing service (PostgreSQL)', () => {
         await billing.topUp(userId, 1_000n);
         const crashed = randomUUID();
         const queued = randomUUID();
-        const short = sweeping.app.get(BillingService);
+        const short = billingOf(sweeping.app);
         await short.reserve({ userId, requestId: crashed, model: 'llama3.1', credits: 600n });
         await short.reserve({ userId, requestId: queued, model: 'llama3.1', credits: 300n, holdMs: null });
         const statusOf = async (requestId: string): Promise<string> => {

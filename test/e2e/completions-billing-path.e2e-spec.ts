@@ -1,6 +1,5 @@
-import { jest } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { BillingService } from '../../src/billing/billing.service';
+import { billingOf } from '../support/billing';
 import { HostsService } from '../../src/hosts/hosts.service';
 import { FakeHost, startFakeOpenAI } from '../fakes';
 import { expectBooksBalanced } from '../support/billing-books';
@@ -33,11 +32,11 @@ describe('completion billing path: reserve beside dispatch, settle after the ans
 
   it('a reserve that fails while the host is already asked: 402, the host request is cut, nothing changes', async () => {
     const user = await fundedUser(t, 10_000_000n);
-    const billing = t.app.get(BillingService);
+    const billing = billingOf(t.app);
     expect((await postChat(t, user.key)).status).toBe(200);
     expect(billing.likelyCovers(user.userId, 1n)).toBe(true);
     // Another replica's hold takes the whole balance behind this process's back (the same
-    // database function, not this BillingService, so its balance hint still says "covered").
+    // database function, not this HoldsService, so its balance hint still says "covered").
     const hold = randomUUID();
     const all = await billing.balance(user.userId);
     const [held] = (await t.dataSource.query(

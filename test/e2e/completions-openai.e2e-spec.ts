@@ -1,5 +1,5 @@
 import OpenAI, { APIError, AuthenticationError, NotFoundError, RateLimitError } from 'openai';
-import { BillingService } from '../../src/billing/billing.service';
+import { billingOf } from '../support/billing';
 import { FakeHost, startFakeOllama, startFakeOpenAI } from '../fakes';
 import { addHost, balanceOf, fundedUser, ledgerSum, usageCredits } from '../support/platform';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -20,7 +20,7 @@ describe('OpenAI-compatible API through the official SDK', () => {
     ollamaHost = await startFakeOllama({ models: ['test-embed', 'llava'], embeddingDims: 8 });
     await addHost(t, 'gpu-openai', openaiHost.url, 'openai');
     await addHost(t, 'gpu-ollama', ollamaHost.url, 'ollama');
-    await t.app.get(BillingService).setRate('test-embed', '0.001', '0');
+    await billingOf(t.app).setRate('test-embed', '0.001', '0');
     user = await fundedUser(t, 10_000_000n);
     client = new OpenAI({ apiKey: user.key, baseURL: `${t.url}/v1`, maxRetries: 0 });
   });

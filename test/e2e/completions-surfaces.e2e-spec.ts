@@ -1,13 +1,8 @@
-import { jest } from '@jest/globals';
 import OpenAI from 'openai';
 import { WebSocket } from 'ws';
 import { FakeHost, startFakeOllama } from '../fakes';
 import { addHost, balanceOf, fundedUser, ledgerSum } from '../support/platform';
 import { startTestApp, TestApp } from '../support/test-app';
-
-// Open: in full runs the first chat of this suite is now and then answered 503 (seen after suites
-// that registered and removed hosts on the shared run database; not reproduced alone). Retried
-// until it is understood — every assertion still has to hold in one run.
 
 describe('compatibility surfaces: serverless (002), LLM API (001), WebSocket (003)', () => {
   let t: TestApp;
@@ -44,7 +39,8 @@ describe('compatibility surfaces: serverless (002), LLM API (001), WebSocket (00
           topP: 0.02,
         }),
       });
-      expect(res.status).toBe(200);
+      // The body says why when it is not a 200 (a 503 names what was unavailable).
+      expect([res.status, res.status === 200 ? '' : await res.clone().text()]).toEqual([200, '']);
       const body = (await res.json()) as {
         code: number;
         msg: string;

@@ -1,4 +1,4 @@
-import { BillingService } from '../../src/billing/billing.service';
+import { billingOf } from '../support/billing';
 import { FakeHost, startFakeOllama, startFakeOpenAI } from '../fakes';
 import { createKey } from '../support/fixtures';
 import { addHost, eventually, fundedUser } from '../support/platform';
@@ -50,7 +50,7 @@ describe('usage aggregate (usage_hourly) and the usage / self-service API', () =
     await addHost(t, `agg-ollama-${n}`, ollama.url, 'ollama', { max_concurrency: 100 });
     await addHost(t, `agg-openai-${n}`, openai.url, 'openai', { max_concurrency: 100 });
     await addHost(t, `agg-broken-${n}`, broken.url, 'openai', { max_concurrency: 100 });
-    const billing = t.app.get(BillingService);
+    const billing = billingOf(t.app);
     await billing.setRate('qwen2.5', '0.003', '0.0125');
     await billing.setRate('broken-model', '0.01', '0.01');
     return t;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { BillingService } from '../../src/billing/billing.service';
+import { type Billing, billingOf } from '../support/billing';
 import { HostsService } from '../../src/hosts/hosts.service';
 import { FakeHost, startFakeOpenAI } from '../fakes';
 import { codeOf, cycle, expectBooksBalanced, usageRecord } from '../support/billing-books';
@@ -51,13 +51,13 @@ async function expectNoLease(db: DataSource, userId: string): Promise<void> {
 describe('credit leases', () => {
   let t: TestApp;
   let host: FakeHost;
-  let billing: BillingService;
+  let billing: Billing;
 
   beforeAll(async () => {
     t = await startTestApp({ HOST_CHECK_INTERVAL_MS: '60000', BILLING_LEASE_IDLE_MS: '300' });
     host = await startFakeOpenAI({ models: ['llama3.1'], tokens: 4 });
     await addHost(t, 'gpu-leases', host.url, 'openai');
-    billing = t.app.get(BillingService);
+    billing = billingOf(t.app);
   });
   afterAll(async () => {
     await t?.close();
@@ -66,9 +66,9 @@ describe('credit leases', () => {
 
   it('requests on a lease take no reserve statement; each writes reserve and settle rows; the idle lease goes back', async () => {
     const user = await fundedUser(t, 10_000_000n);
-    const before = billing.batchStatements();
+    const before = await billing.batchStatements();
     for (let i = 0; i < 5; i++) expect((await postChat(t, user.key)).status).toBe(200);
-    const after = billing.batchStatements();
+    const after = await billing.batchStatements();
     expect(after.reserve).toBe(before.reserve);
     expect(after.leaseSettle - before.leaseSettle).toBeGreaterThanOrEqual(1);
 
@@ -200,7 +200,7 @@ describe('credit leases', () => {
   it('a lease with a request running is renewed, so the sweep leaves it alone past its first deadline', async () => {
     const app = await startTestApp({ RESERVATION_TIMEOUT_MS: '1000' });
     try {
-      const leases = app.app.get(BillingService);
+      const leases = billingOf(app.app);
       const user = await fundedUser(app, 1_000_000n);
       const running = randomUUID();
       await leases.hold({ userId: user.userId, requestId: running, model: 'llama3.1', credits: HOLD });
@@ -341,7 +341,7 @@ describe('credit leases', () => {
     let closed = false;
     try {
       const user = await fundedUser(t, 200_000n);
-      const apps = [billing, other.app.get(BillingService)];
+      const apps = [billing, billingOf(other.app)];
       let toppedUp = 0n;
       const work = Array.from({ length: 300 }, async (_, i) => {
         const b = apps[i % 2]!;

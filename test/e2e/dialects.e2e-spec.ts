@@ -4,7 +4,7 @@ import { generateText, stepCountIs, tool } from 'ai';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
 import { z } from 'zod';
-import { BillingService } from '../../src/billing/billing.service';
+import { billingOf } from '../support/billing';
 import { FakeHost, FakeRequest, FakeToolCall, startFakeOllama, startFakeOpenAI } from '../fakes';
 import { addHost, balanceOf, eventually, fundedUser, ledgerSum, removeHosts } from '../support/platform';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -45,7 +45,7 @@ describe('Responses, Anthropic Messages and Ollama dialects through their real c
 
   beforeAll(async () => {
     t = await startTestApp({ HOST_CHECK_INTERVAL_MS: '60000' });
-    const billing = t.app.get(BillingService);
+    const billing = billingOf(t.app);
     await billing.setRate('test-qwen-tools', '0.01', '0.02');
     await billing.setRate('test-slow-dialect', '0.01', '0.02');
     await billing.setRate('test-embed', '0.01', '0');

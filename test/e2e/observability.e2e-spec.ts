@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BillingService } from '../../src/billing/billing.service';
+import { billingOf } from '../support/billing';
 import { ReservationSweeper } from '../../src/billing/reservation-sweeper';
 import { MetricsService } from '../../src/metrics/metrics.service';
 import { FakeHost, startFakeOllama } from '../fakes';
@@ -51,7 +51,7 @@ describe('metrics after traffic', () => {
     });
     expect(stream.status).toBe(200);
     await stream.text();
-    await t.app.get(BillingService).settled();
+    await billingOf(t.app).settled();
 
     expect(await value(t, 'le_tokens_input_total', { model: 'llama3.1' })).toBeGreaterThan(before.input);
     expect(await value(t, 'le_tokens_output_total', { model: 'llama3.1' })).toBe(before.output + 4 * 4);
@@ -78,7 +78,7 @@ describe('metrics after traffic', () => {
       });
       expect(await value(t, 'le_host_in_flight', { host: 'metrics-gpu' })).toBe(1);
       await slow.text();
-      await t.app.get(BillingService).settled();
+      await billingOf(t.app).settled();
       expect(await value(t, 'le_host_in_flight', { host: 'metrics-gpu' })).toBe(0);
     } finally {
       host.setMode('ok', { tokenDelayMs: 5 });
@@ -101,7 +101,7 @@ describe('metrics after traffic', () => {
 
   it('a reservation sweep counts itself, its refunds and the credits it gave back', async () => {
     const user = await fundedUser(t, 1_000_000n);
-    const billing = t.app.get(BillingService);
+    const billing = billingOf(t.app);
     const sweeps = await value(t, 'le_reservation_sweeps_total');
     const refunds = await value(t, 'le_reservation_sweep_refunds_total');
     const credits = await value(t, 'le_reservation_sweep_refunded_credits_total');

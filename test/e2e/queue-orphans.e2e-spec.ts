@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BillingService } from '../../src/billing/billing.service';
+import { billingOf } from '../support/billing';
 import { TaskMaintenance } from '../../src/queue/task-maintenance';
 import { balanceOf, fundedUser, ledgerSum } from '../support/platform';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -16,7 +16,7 @@ describe('queue recovery: a hold whose task was never inserted', () => {
 
   it('is refunded once it is old, while a queued task keeps its hold', async () => {
     const user = await fundedUser(t, 1_000_000n);
-    const billing = t.app.get(BillingService);
+    const billing = billingOf(t.app);
     const orphan = randomUUID();
     await billing.reserve({
       userId: user.userId,

@@ -5,7 +5,7 @@ import OpenAI, { APIError } from 'openai';
 import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
 import WebSocket from 'ws';
 import { z } from 'zod';
-import { BillingService } from '../../src/billing/billing.service';
+import { billingOf } from '../support/billing';
 import { FakeHost, FakeRequest, FakeToolCall, startFakeOllama, startFakeOpenAI } from '../fakes';
 import { addHost, balanceOf, eventually, fundedUser, ledgerSum, removeHosts } from '../support/platform';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -65,7 +65,7 @@ describe('tool calling through the real client libraries', () => {
 
   beforeAll(async () => {
     t = await startTestApp({ HOST_CHECK_INTERVAL_MS: '60000' });
-    const billing = t.app.get(BillingService);
+    const billing = billingOf(t.app);
     await billing.setRate('test-qwen-tools', '0.01', '0.02');
     await billing.setRate('test-old-ollama-tools', '0.01', '0.02');
     ollama = await startFakeOllama({ models: ['llama3.1'], toolCalls: fakeModel });
@@ -435,7 +435,7 @@ describe('tool calling through the real client libraries', () => {
       tokenDelayMs: 150,
     });
     try {
-      await t.app.get(BillingService).setRate('test-slow-tools', '0.01', '0.02');
+      await billingOf(t.app).setRate('test-slow-tools', '0.01', '0.02');
       hostIds.push(await addHost(t, 'gpu-tools-slow', slowHost.url, 'openai'));
       const payer = await fundedUser(t, 10_000_000n);
       const controller = new AbortController();

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import type { SettleUsageRecord } from '../../src/billing/billing-batches';
-import { BillingService } from '../../src/billing/billing.service';
+import { type Billing } from './billing';
 import { ApiError } from '../../src/common/api-error';
 
 /** Helpers of the billing batch tests (PostgreSQL and embedded): cycles and per-user money invariants. */
@@ -30,11 +30,11 @@ export function usageRecord(userId: string): SettleUsageRecord {
 }
 
 /**
- * estimate → reserve (or, with `via: 'hold'`, BillingService.hold: a credit lease) → settle with a
+ * estimate → reserve (or, with `via: 'hold'`, HoldsService.hold: a credit lease) → settle with a
  * usage record; a 402 ends the cycle with nothing held.
  */
 export async function cycle(
-  billing: BillingService,
+  billing: Billing,
   userId: string,
   i: number,
   model = 'llama3.1',
@@ -79,11 +79,7 @@ export async function newUser(db: DataSource): Promise<string> {
 /** Request ids and texts that an array literal must quote: they come back exactly as sent. */
 export const AWKWARD_TEXTS = ['NULL', 'a,b', '{x}', 'say "hi"', 'back\\slash', ' spaced ', 'ünï 😀', ''];
 
-export async function expectAwkwardTextsKept(
-  db: DataSource,
-  billing: BillingService,
-  model: string,
-): Promise<void> {
+export async function expectAwkwardTextsKept(db: DataSource, billing: Billing, model: string): Promise<void> {
   const userId = await newUser(db);
   await billing.topUp(userId, 1_000_000n);
   const ids = AWKWARD_TEXTS.map((t) => `${t}${randomUUID()}`);

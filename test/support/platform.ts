@@ -1,5 +1,5 @@
 import { connect } from 'node:net';
-import { BillingService } from '../../src/billing/billing.service';
+import { billingOf } from './billing';
 import { HostsService } from '../../src/hosts/hosts.service';
 import { createUserWithKey } from './fixtures';
 import type { TestApp } from './test-app';
@@ -11,7 +11,7 @@ export async function fundedUser(
   keyOptions: Parameters<typeof createUserWithKey>[1] = {},
 ): Promise<{ userId: string; keyId: string; key: string }> {
   const user = await createUserWithKey(t, keyOptions);
-  if (credits > 0n) await t.app.get(BillingService).topUp(user.userId, credits, { reference: 'test' });
+  if (credits > 0n) await billingOf(t.app).topUp(user.userId, credits, { reference: 'test' });
   return user;
 }
 
@@ -49,7 +49,7 @@ export async function ledgerSum(t: TestApp, userId: string): Promise<bigint> {
 }
 
 export async function balanceOf(t: TestApp, userId: string): Promise<bigint> {
-  return t.app.get(BillingService).balance(userId);
+  return billingOf(t.app).balance(userId);
 }
 
 export async function usageCredits(t: TestApp, userId: string): Promise<bigint> {

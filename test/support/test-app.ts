@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DataSource } from 'typeorm';
 import { createApp } from '../../src/app.factory';
-import { BillingService } from '../../src/billing/billing.service';
+import { billingOf } from './billing';
 import { isolatedEmbeddedEnv } from '../../src/config/isolated-env';
 
 export interface TestApp {
@@ -70,11 +70,11 @@ export async function startTestApp(env: Record<string, string | undefined> = {})
 
 /**
  * Answers go out before their settle finishes (the API's own reads wait for it, see
- * BillingService.track); raw SQL in tests waits the same way, so it sees the settled books.
+ * SettleTracker); raw SQL in tests waits the same way, so it sees the settled books.
  */
 function settledReads(app: NestExpressApplication): DataSource {
   const dataSource = app.get(DataSource);
-  const billing = app.get(BillingService);
+  const billing = billingOf(app);
   const query = async (...args: Parameters<DataSource['query']>) => {
     await billing.settled();
     return dataSource.query(...args);
