@@ -229,11 +229,6 @@ function parsePipeline(tokens: Token[], where: string): Pipeline {
   return pipe;
 }
 
-interface Parsed {
-  nodes: Node[];
-  defines: Map<string, Node[]>;
-}
-
 function parseTemplate(source: string, name: string, defines: Map<string, Node[]>): Node[] {
   const segs = segments(source, name);
   let i = 0;

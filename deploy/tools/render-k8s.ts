@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { ChartRenderer, toStream } from './helm-template';
@@ -16,7 +16,7 @@ const HEADER =
   '# `npm run k8s:manifest`: do not edit (test/unit/deployment-files.spec.ts compares them).\n' +
   '# Create the Secret first: kubectl create secret generic llmendpoint \\\n' +
   '#   --from-literal=DATABASE_URL=postgres://… --from-literal=REDIS_URL=redis://… \\\n' +
-  '#   [--from-literal=ADMIN_API_KEY=le_admin_… --from-literal=WEBHOOK_SECRET=…]\n';
+  '#   [--from-literal=ADMIN_API_KEY=sk-le-… --from-literal=WEBHOOK_SECRET=…]\n';
 
 /** The plain manifest's text, as committed. */
 export function renderManifest(root = process.cwd()): string {
