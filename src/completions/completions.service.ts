@@ -8,6 +8,7 @@ import { dependencyUnavailable } from '../common/api-exception.filter';
 import { unavailableDependency } from '../common/dependency-errors';
 import { DispatchCancel, DispatcherService } from '../hosts/dispatcher.service';
 import { ModelsService } from '../models/models.service';
+import { type CompletionTrace, traceCompletion } from '../observability/tracing';
 import { RateLimitService, RateLimitState } from '../ratelimit/rate-limit.service';
 import type {
   ChunkBatch,
@@ -121,24 +122,28 @@ export class CompletionsService {
       source: options.source ?? 'internal',
       started,
       promptSize: promptSize(request),
+      trace: traceCompletion(request, options.source ?? 'internal', signal), // tracing
     };
     if (!options.reserved) {
       const prepared = await this.prepare(request, principal);
       rateLimit = prepared.rateLimit;
       // Asked before this reserve counts as pending (BillingService.likelyCovers).
       const optimistic = this.billing.likelyCovers(principal.userId, prepared.credits);
-      const reserving = this.billing.hold({
-        userId: principal.userId,
-        keyId: principal.keyId,
-        requestId,
-        model: request.model,
-        credits: prepared.credits,
-      });
+      // tracing: the hold inside a `reserve` span
+      const reserving = context.trace.reserve(
+        this.billing.hold({
+          userId: principal.userId,
+          keyId: principal.keyId,
+          requestId,
+          model: request.model,
+          credits: prepared.credits,
+        }),
+      );
       if (optimistic) return this.dispatchWhileReserving(context, reserving, rateLimit);
       await reserving;
     }
     try {
-      const dispatched = await this.dispatcher.stream(request, signal);
+      const dispatched = await context.trace.hostCall(this.dispatcher.stream(request, signal)); // tracing
       return new CompletionHandle(this, context, dispatched.host, dispatched.chunks, rateLimit);
     } catch (error) {
       throw this.failedBeforeOutput(context, error);
@@ -164,7 +169,10 @@ export class CompletionsService {
     rateLimit: RateLimitState | undefined,
   ): Promise<CompletionHandle> {
     const cancel = new DispatchCancel();
-    const dispatching = this.dispatcher.stream(context.request, context.signal, cancel);
+    // tracing: the dispatch inside a `host call` span
+    const dispatching = context.trace.hostCall(
+      this.dispatcher.stream(context.request, context.signal, cancel),
+    );
     // It may fail (client gone, no host) while the reserve is still running: handled below.
     dispatching.catch(() => undefined);
     try {
@@ -231,9 +239,10 @@ export class CompletionsService {
       source,
       started,
       promptSize: messages.reduce((n, m) => n + [...m.content].length, 0),
+      trace: traceCompletion(request, source, signal, 'embeddings'), // tracing
     };
     try {
-      const result = await this.dispatcher.embed(request, signal);
+      const result = await context.trace.hostCall(this.dispatcher.embed(request, signal)); // tracing
       const usage = { inputTokens: result.usage.inputTokens, outputTokens: 0 };
       void this.finish(context, result.host, usage, 'ok', undefined, null, 'embedding');
       return { embeddings: result.embeddings, usage: result.usage, requestId, rateLimit };
@@ -263,6 +272,7 @@ export class CompletionsService {
     operation: 'chat' | 'completion' | 'embedding' = ctx.request.kind,
   ): Promise<bigint> {
     let charged = 0n;
+    ctx.trace.settleStarted(); // tracing
     const keepOpen = status === 'error' && !ctx.refundOnFailure;
     try {
       const record = {
@@ -299,6 +309,7 @@ export class CompletionsService {
     }
     // Tokens and credits by model on /metrics, and the request's log line.
     this.usage.settled(ctx.signal, ctx.principal, ctx.request.model, host, usage, charged, ttftMs);
+    ctx.trace.settled(host, usage, charged, status, error); // tracing
     return charged;
   }
 }
@@ -314,6 +325,8 @@ export interface RunContext {
   started: number;
   /** Seed 000's input-token measure: characters of the user messages (or the prompt). */
   promptSize: number;
+  /** The request's trace (the shared no-op while tracing is off). */
+  trace: CompletionTrace;
 }
 
 /**
@@ -377,7 +390,10 @@ export class CompletionHandle implements AsyncIterable<CompletionChunk> {
       if (chunk.usage) reported = chunk.usage;
       if (chunk.finishReason) finishReason = chunk.finishReason;
       if (chunk.text || chunk.toolCalls) {
-        if (ttftMs === null) ttftMs = performance.now() - this.ctx.started;
+        if (ttftMs === null) {
+          ttftMs = performance.now() - this.ctx.started;
+          this.ctx.trace.firstToken(); // tracing
+        }
         delivered++;
       }
     };
@@ -402,6 +418,7 @@ export class CompletionHandle implements AsyncIterable<CompletionChunk> {
       const complete = failure === undefined && finishReason !== undefined;
       const stoppedEarly = failure === undefined && finishReason === undefined;
       const status: UsageStatus = failure !== undefined ? 'error' : stoppedEarly ? 'client_closed' : 'ok';
+      this.ctx.trace.hostCallEnded(failure); // tracing
       const usage: Usage =
         complete && reported
           ? reported
