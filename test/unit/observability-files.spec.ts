@@ -45,9 +45,9 @@ async function exportedSeries(registry: Registry): Promise<Map<string, Series>> 
     const declared = registry.getSingleMetric(metric.name) as unknown as { labelNames?: string[] };
     const labels = new Set(declared.labelNames ?? []);
     const suffixes =
-      metric.type === 'histogram'
+      String(metric.type) === 'histogram'
         ? ['_bucket', '_sum', '_count']
-        : metric.type === 'summary'
+        : String(metric.type) === 'summary'
           ? ['', '_sum', '_count']
           : [''];
     for (const suffix of suffixes)
