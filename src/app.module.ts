@@ -17,6 +17,7 @@ import { HostsModule } from './hosts/hosts.module';
 import { LoggingModule } from './logging/logging.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ModelsModule } from './models/models.module';
+import { ObservabilityModule } from './observability/observability.module';
 import { ProvidersModule } from './providers/providers.module';
 import { QueueModule } from './queue/queue.module';
 import { RedisModule } from './redis/redis.module';
@@ -42,6 +43,7 @@ export class AppModule implements NestModule {
           }),
         }),
         MetricsModule,
+        ObservabilityModule,
         HealthModule,
         AuthModule,
         BillingModule,

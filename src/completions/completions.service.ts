@@ -9,6 +9,7 @@ import { dependencyUnavailable } from '../common/api-exception.filter';
 import { unavailableDependency } from '../common/dependency-errors';
 import { DispatchCancel, DispatcherService } from '../hosts/dispatcher.service';
 import { ModelsService } from '../models/models.service';
+import { traceCompletion } from '../observability/tracing';
 import { RateLimitService, RateLimitState } from '../ratelimit/rate-limit.service';
 import type {
   ChunkBatch,
@@ -125,25 +126,28 @@ export class CompletionsService {
       source: options.source ?? 'internal',
       started,
       promptSize: promptSize(request),
+      trace: traceCompletion(request, options.source ?? 'internal', signal),
     };
     if (!options.reserved) {
       const prepared = await this.prepare(request, principal);
       rateLimit = prepared.rateLimit;
       // Asked before this reserve counts as pending (HoldsService.likelyCovers).
       const optimistic = this.holds.likelyCovers(principal.userId, prepared.credits);
-      const reserving = this.holds.hold({
-        userId: principal.userId,
-        keyId: principal.keyId,
-        requestId,
-        model: request.model,
-        credits: prepared.credits,
-      });
+      const reserving = context.trace.reserve(
+        this.holds.hold({
+          userId: principal.userId,
+          keyId: principal.keyId,
+          requestId,
+          model: request.model,
+          credits: prepared.credits,
+        }),
+      );
       if (optimistic) return this.dispatchWhileReserving(context, reserving, rateLimit);
       await reserving;
     }
     const settlement = this.settlements.open(context);
     try {
-      const dispatched = await this.dispatcher.stream(request, signal);
+      const dispatched = await context.trace.hostCall(this.dispatcher.stream(request, signal));
       return new CompletionHandle(settlement, context, dispatched.host, dispatched.chunks, rateLimit);
     } catch (error) {
       throw failedBeforeOutput(settlement, error);
@@ -163,7 +167,9 @@ export class CompletionsService {
     rateLimit: RateLimitState | undefined,
   ): Promise<CompletionHandle> {
     const cancel = new DispatchCancel();
-    const dispatching = this.dispatcher.stream(context.request, context.signal, cancel);
+    const dispatching = context.trace.hostCall(
+      this.dispatcher.stream(context.request, context.signal, cancel),
+    );
     // It may fail (client gone, no host) while the reserve is still running: handled below.
     dispatching.catch(() => undefined);
     try {
@@ -231,10 +237,11 @@ export class CompletionsService {
       source,
       started,
       promptSize: messages.reduce((n, m) => n + [...m.content].length, 0),
+      trace: traceCompletion(request, source, signal, 'embeddings'),
     };
     const settlement = this.settlements.open(context);
     try {
-      const result = await this.dispatcher.embed(request, signal);
+      const result = await context.trace.hostCall(this.dispatcher.embed(request, signal));
       const usage = { inputTokens: result.usage.inputTokens, outputTokens: 0 };
       void settlement.close({ host: result.host, usage, status: 'ok', operation: 'embedding' });
       return { embeddings: result.embeddings, usage: result.usage, requestId, rateLimit };
@@ -304,7 +311,10 @@ export class CompletionHandle implements AsyncIterable<CompletionChunk> {
       if (chunk.usage) reported = chunk.usage;
       if (chunk.finishReason) finishReason = chunk.finishReason;
       if (chunk.text || chunk.toolCalls) {
-        if (ttftMs === null) ttftMs = performance.now() - this.ctx.started;
+        if (ttftMs === null) {
+          ttftMs = performance.now() - this.ctx.started;
+          this.ctx.trace.firstToken();
+        }
         delivered++;
       }
     };
@@ -329,6 +339,7 @@ export class CompletionHandle implements AsyncIterable<CompletionChunk> {
       const complete = failure === undefined && finishReason !== undefined;
       const stoppedEarly = failure === undefined && finishReason === undefined;
       const status: UsageStatus = failure !== undefined ? 'error' : stoppedEarly ? 'client_closed' : 'ok';
+      this.ctx.trace.hostCallEnded(failure);
       const usage: Usage =
         complete && reported
           ? reported

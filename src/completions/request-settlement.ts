@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '../auth/principal';
 import { HoldsService } from '../billing/holds.service';
+import type { CompletionTrace } from '../observability/tracing';
 import { SettleTracker } from '../billing/settle-tracker';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
 import type { CompletionRequest, Usage } from './completion.types';
@@ -24,6 +25,8 @@ export interface RunContext {
   started: number;
   /** Seed 000's input-token measure: characters of the user messages (or the prompt). */
   promptSize: number;
+  /** The request's trace (the shared no-op while tracing is off). */
+  trace: CompletionTrace;
 }
 
 /** How a request ended: what its settle needs to know. */
@@ -71,6 +74,7 @@ export class Settlements {
 
   private async write(ctx: RunContext, end: RequestEnd): Promise<bigint> {
     let charged = 0n;
+    ctx.trace.settleStarted();
     const ttftMs = end.ttftMs ?? null;
     const keepOpen = end.status === 'error' && !ctx.refundOnFailure;
     try {
@@ -102,6 +106,7 @@ export class Settlements {
     }
     // Tokens and credits by model on /metrics, and the request's log line.
     this.usage.settled(ctx.signal, ctx.principal, ctx.request.model, end.host, end.usage, charged, ttftMs);
+    ctx.trace.settled(end.host, end.usage, charged, end.status, end.error);
     return charged;
   }
 }

@@ -68,6 +68,11 @@ export class AppConfig {
   readonly textModel: string;
   readonly imageModel: string;
 
+  /** OTLP/HTTP traces endpoint; empty: tracing off (src/observability). */
+  readonly otelEndpoint: string;
+  readonly otelServiceName: string;
+  readonly otelSampleRatio: number;
+
   constructor(config: ConfigService) {
     const get = <T>(name: string): T => config.get<T>(name) as T;
     this.nodeEnv = get('NODE_ENV');
@@ -115,6 +120,9 @@ export class AppConfig {
     this.webhookAllowPrivate = get('WEBHOOK_ALLOW_PRIVATE');
     this.textModel = get('TEXT_MODEL');
     this.imageModel = get('IMAGE_MODEL');
+    this.otelEndpoint = get('OTEL_EXPORTER_OTLP_ENDPOINT');
+    this.otelServiceName = get('OTEL_SERVICE_NAME');
+    this.otelSampleRatio = get('OTEL_TRACES_SAMPLER_ARG');
   }
 
   get embeddedDatabase(): boolean {

@@ -99,6 +99,15 @@ export const envSchema = Joi.object({
   WEBHOOK_SECRET: Joi.string().allow('').default(''),
   WEBHOOK_ALLOW_PRIVATE: bool.default(false),
 
+  // OpenTelemetry traces (src/observability): off unless the OTLP/HTTP endpoint is set.
+  OTEL_EXPORTER_OTLP_ENDPOINT: Joi.string()
+    .uri({ scheme: ['http', 'https'] })
+    .allow('')
+    .default(''),
+  OTEL_SERVICE_NAME: Joi.string().default('llmendpoint'),
+  // The share of completions traced (parent-based ratio sampler), 0 to 1.
+  OTEL_TRACES_SAMPLER_ARG: Joi.number().min(0).max(1).default(1),
+
   TEXT_MODEL: Joi.string().allow('').default('llama3.1'),
   IMAGE_MODEL: Joi.string().allow('').default('llava'),
 }).unknown(true);

@@ -14,6 +14,8 @@ export interface CompletionLogFields {
 /** The log line of a request that runs a completion waits for its settle (credits are known then). */
 export interface PendingCompletionLog {
   fields?: CompletionLogFields;
+  /** The completion's OpenTelemetry trace id, when tracing is on (src/observability/tracing.ts). */
+  traceId?: string;
   /** Set by the logger when the response closed before the settle: it writes the line then. */
   write?: () => void;
 }

@@ -43,6 +43,7 @@ export class RequestLoggerMiddleware implements NestMiddleware {
             responseTime,
             ...(aborted ? { aborted: true } : {}),
             ...callerFields(req.principal, completion),
+            ...(pending?.traceId ? { traceId: pending.traceId } : {}),
           };
           if (status >= 500) pino.error(line, 'request failed');
           else pino.info(line, 'request completed');

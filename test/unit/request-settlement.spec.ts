@@ -3,6 +3,7 @@ import type { HoldsService } from '../../src/billing/holds.service';
 import { SettleTracker } from '../../src/billing/settle-tracker';
 import { type RunContext, Settlements } from '../../src/completions/request-settlement';
 import type { UsageRecordService } from '../../src/completions/usage-record.service';
+import { traceCompletion } from '../../src/observability/tracing';
 import type { RateLimitService } from '../../src/ratelimit/rate-limit.service';
 
 /** The settle step with its collaborators recording what they were asked (no database here). */
@@ -34,8 +35,9 @@ function harness(options: { settleFails?: boolean; gate?: Promise<void> } = {}) 
   } as unknown as UsageRecordService;
   const tracker = new SettleTracker();
   const settlements = new Settlements(holds, tracker, rateLimits, usage);
+  const request = { kind: 'chat' as const, model: 'm', messages: [], maxTokens: 4, stream: false };
   const ctx = (refundOnFailure = true): RunContext => ({
-    request: { kind: 'chat', model: 'm', messages: [], maxTokens: 4, stream: false },
+    request,
     principal: { userId: 'u1', keyId: 'k1' } as Principal,
     signal: new AbortController().signal,
     requestId: 'r1',
@@ -43,6 +45,7 @@ function harness(options: { settleFails?: boolean; gate?: Promise<void> } = {}) 
     source: 'openai',
     started: performance.now(),
     promptSize: 3,
+    trace: traceCompletion(request, 'openai', new AbortController().signal),
   });
   return { calls, settlements, tracker, ctx };
 }
