@@ -155,7 +155,7 @@ export class CompletionsService {
   }
 
   /**
-   * The reserve and the upstream request at once (BillingService.likelyCovers said the balance
+   * The reserve and the upstream request at once (HoldsService.likelyCovers said the balance
    * covers it): one database round trip less before the first token. Nothing reaches the client
    * before the reserve succeeded; if it fails after all (spending through another replica), the
    * upstream request is cancelled (its host slot freed, its socket closed) and the reserve's error
