@@ -194,7 +194,12 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
       const host = this.router.choose(this.hosts.values(), { model, exclude: skip, now, accept, affinity });
       if (!host) return undefined;
       const free = this.slots.take(host);
-      if (free === true || (free !== false && (await free))) return this.lease(host, now);
+      if (free === true || (free !== false && (await free))) {
+        // The engine loads the model for this request: the next choices count it as loaded there
+        // (until the next check reads the engine's own list), so a burst does not load it everywhere.
+        markLoaded(host, model);
+        return this.lease(host, now);
+      }
       if (skip === exclude) skip = new Set(exclude);
       (skip as Set<string>).add(host.id);
     }
@@ -213,16 +218,11 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /**
-   * A request for `model` went to `host`: the host now has the model loaded (until its next check
-   * says otherwise), and for affinity the conversation `key` is remembered there.
+   * A request for `model` was answered by `host`: for affinity the conversation `key` is
+   * remembered there.
    */
   served(host: HostState, model: string, key: number | undefined): void {
     this.router.served(key, host, Date.now());
-    const loaded = host.signals?.loaded;
-    if (loaded && !loaded.some((m) => m.name === model))
-      loaded.push({ name: model, expiresAt: null, sizeVram: null });
-    const listed = host.discovered.find((m) => m.name === model);
-    if (listed && listed.warm === false) listed.warm = true;
   }
 
   private lease(host: HostState, now: number): HostLease {
@@ -451,6 +451,15 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
       updated_at: host.updatedAt.toISOString(),
     };
   }
+}
+
+/** Counts `model` as loaded on `host` (engine signals, Ollama's warm flag) from now on. */
+function markLoaded(host: HostState, model: string): void {
+  const loaded = host.signals?.loaded;
+  if (loaded && !loaded.some((m) => m.name === model))
+    loaded.push({ name: model, expiresAt: null, sizeVram: null });
+  const listed = host.discovered.find((m) => m.name === model);
+  if (listed && listed.warm === false) listed.warm = true;
 }
 
 function toConfigRow(input: HostInput): HostConfigRow {
