@@ -128,7 +128,7 @@ function timeNew(
     }
     samples[i] = Number(process.hrtime.bigint() - start) / 1000;
     running[i % IN_FLIGHT] = host;
-    if (host && affinity !== undefined) router.served(affinity, host, now);
+    if (host && affinity !== undefined) router.served(affinity, host.id, now);
   }
   return summary(hosts.length, samples);
 }

@@ -43,6 +43,8 @@ const MAX_SPARE = 8;
 const IDLE_MS = 1000;
 /** One command's longest wait for Redis; without an offline queue a lost connection fails at once. */
 const REDIS_COMMAND_TIMEOUT_MS = 1000;
+/** Where a conversation was served is shared this long (the affinity memory's own horizon). */
+const CONVERSATION_TTL_MS = 30 * 60_000;
 
 const ACQUIRE = `
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
@@ -282,6 +284,24 @@ export class ClusterSlots implements OnApplicationBootstrap, OnModuleDestroy {
     return Math.min(MAX_SPARE, Math.floor(free / (2 * Math.max(1, this.live))));
   }
 
+  /** Where a conversation was served, for the other replicas (fire-and-forget, 30 min). */
+  shareConversation(key: number, hostId: string): void {
+    if (!this.shared || this.degraded) return;
+    this.connection()
+      .set(this.conversationKey(key), hostId, 'PX', CONVERSATION_TTL_MS)
+      .catch(() => undefined);
+  }
+
+  /** Where another replica served a conversation last; undefined when unknown or Redis fails. */
+  async recallConversation(key: number): Promise<string | undefined> {
+    if (!this.shared || this.degraded) return undefined;
+    try {
+      return (await this.connection().get(this.conversationKey(key))) ?? undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** One script: heartbeat, idle spares back, counts set or corrected, others' counts read. */
   private async sync(): Promise<void> {
     const hosts = [...this.hosts()];
@@ -347,6 +367,10 @@ export class ClusterSlots implements OnApplicationBootstrap, OnModuleDestroy {
 
   private hostKey(host: HostState): string {
     return `${this.redis.prefix}:slots:${host.id}`;
+  }
+
+  private conversationKey(key: number): string {
+    return `${this.redis.prefix}:conv:${key}`;
   }
 
   private replicasKey(): string {

@@ -57,6 +57,12 @@ function needsCapability(request: CompletionRequest): boolean {
   return (request.n ?? 1) > 1 || request.logprobs === true;
 }
 
+/**
+ * How long a request may wait for a host that has its model loaded before the model is loaded on
+ * another one (a load takes seconds and evicts another model there).
+ */
+const COLD_WAIT_MS = 1000;
+
 /** Host statuses that mean "the request itself is wrong": no other host would take it either. */
 const REJECTED = new Set([400, 413, 422]);
 
@@ -224,9 +230,20 @@ export class DispatcherService {
     providers: ReadonlySet<ProviderKind> | undefined,
     signal: AbortSignal,
   ): Promise<HostLease | undefined> {
-    const take = () => this.hosts.acquire(route.model, tried, providers, route.affinity);
+    if (route.affinity !== undefined && tried.size === 0) await this.hosts.recallConversation(route.affinity);
+    // Affinity waits (up to COLD_WAIT_MS) for a host with the model loaded rather than load it elsewhere.
+    const waitWarm = this.config.routingPolicy === 'affinity' && this.queue.enabled && tried.size === 0;
+    const started = performance.now();
+    const take = () =>
+      this.hosts.acquire(
+        route.model,
+        tried,
+        providers,
+        route.affinity,
+        !waitWarm || performance.now() - started >= Math.min(COLD_WAIT_MS, this.config.hostWaitMs / 2),
+      );
     const lease = await take();
     if (lease || !this.queue.enabled || !this.hosts.servedBusy(route.model, tried, providers)) return lease;
-    return this.queue.wait(route.model, this.slots.tickMs, signal, take);
+    return this.queue.wait(route.model, Math.min(this.slots.tickMs, COLD_WAIT_MS), signal, take);
   }
 }

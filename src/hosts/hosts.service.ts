@@ -186,12 +186,14 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
     exclude: ReadonlySet<string>,
     providers?: ReadonlySet<ProviderKind>,
     affinity?: number,
+    coldOk = true,
   ): Promise<HostLease | undefined> {
     const accept = providers && ((h: HostState) => providers.has(h.provider));
     let skip = exclude;
     for (;;) {
       const now = Date.now();
-      const host = this.router.choose(this.hosts.values(), { model, exclude: skip, now, accept, affinity });
+      const query = { model, exclude: skip, now, accept, affinity, coldOk };
+      const host = this.router.choose(this.hosts.values(), query);
       if (!host) return undefined;
       const free = this.slots.take(host);
       if (free === true || (free !== false && (await free))) {
@@ -222,7 +224,18 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
    * remembered there.
    */
   served(host: HostState, model: string, key: number | undefined): void {
-    this.router.served(key, host, Date.now());
+    if (this.router.served(key, host.id, Date.now()) && key !== undefined)
+      this.slots.shareConversation(key, host.id);
+  }
+
+  /**
+   * A multi-turn chat this process has not served: where another replica served it last, from
+   * Redis (one GET, only for such requests, with slots shared; a failure is a miss).
+   */
+  async recallConversation(key: number): Promise<void> {
+    if (this.router.knows(key, Date.now())) return;
+    const hostId = await this.slots.recallConversation(key);
+    if (hostId && this.hosts.has(hostId)) this.router.served(key, hostId, Date.now());
   }
 
   private lease(host: HostState, now: number): HostLease {

@@ -16,6 +16,12 @@ export interface RouteQuery {
   accept?: (host: HostState) => boolean;
   /** The conversation's prefix key (affinityKey), for multi-turn chats. */
   affinity?: number;
+  /**
+   * Affinity: false while a host with the model loaded exists but is full — the request waits for
+   * it rather than loading the model on another host (seconds, and it evicts another model); the
+   * dispatcher sets it once the request has waited COLD_WAIT_MS.
+   */
+  coldOk?: boolean;
 }
 
 /** A host known not to have the model in GPU memory counts as this much extra load (a load takes seconds). */
@@ -61,16 +67,26 @@ export class HostRouter {
     return this.scored(hosts, query);
   }
 
-  /** The conversation `key` was served by `host` (affinity only). */
-  served(key: number | undefined, host: HostState, now: number): void {
-    if (key === undefined || this.policy !== 'affinity') return;
+  /**
+   * The conversation `key` was served by the host `hostId` (affinity only); true when that is news
+   * (first time, or another host than last time), for sharing it with other replicas.
+   */
+  served(key: number | undefined, hostId: string, now: number): boolean {
+    if (key === undefined || this.policy !== 'affinity') return false;
     const known = this.memory.get(key);
     if (known) this.memory.delete(key);
     else if (this.memory.size >= AFFINITY_ENTRIES) {
       const oldest = this.memory.keys().next();
       if (!oldest.done) this.memory.delete(oldest.value);
     }
-    this.memory.set(key, { hostId: host.id, at: now });
+    this.memory.set(key, { hostId, at: now });
+    return known?.hostId !== hostId;
+  }
+
+  /** Whether this process remembers where the conversation `key` was served (and not too long ago). */
+  knows(key: number, now: number): boolean {
+    const known = this.memory.get(key);
+    return known !== undefined && now - known.at < AFFINITY_TTL_MS;
   }
 
   private scored(hosts: Iterable<HostState>, query: RouteQuery): HostState | undefined {
@@ -81,8 +97,12 @@ export class HostRouter {
     let bestScore = Infinity;
     let affine: HostState | undefined;
     let affineScore = Infinity;
+    let warmBusy = false;
     for (const host of hosts) {
-      if (!this.eligible(host, query)) continue;
+      if (!this.eligible(host, query)) {
+        if (!warmBusy && query.coldOk === false && this.busyWarm(host, query)) warmBusy = true;
+        continue;
+      }
       const score = this.score(host, query.model);
       if (host.id === affineId) {
         affine = host;
@@ -93,7 +113,15 @@ export class HostRouter {
         bestScore = score;
       }
     }
-    return affine && affineScore <= bestScore + AFFINITY_SLACK ? affine : best;
+    if (affine && affineScore <= bestScore + AFFINITY_SLACK) return affine;
+    if (best && warmBusy && isCold(best, query.model)) return undefined;
+    return best;
+  }
+
+  /** A host that serves the model with it loaded, and only lacks a free slot. */
+  private busyWarm(host: HostState, query: RouteQuery): boolean {
+    if (query.exclude.has(host.id) || !isUsable(host, query.now) || this.load.hasRoom(host)) return false;
+    return serves(host, query.model) && (!query.accept || query.accept(host)) && !isCold(host, query.model);
   }
 
   private score(host: HostState, model: string): number {

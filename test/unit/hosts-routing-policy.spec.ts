@@ -105,7 +105,7 @@ describe('HostRouter (ROUTING_POLICY)', () => {
     const a = host('a');
     const b = host('b', { weight: 2 });
     expect(choose(router, [a, b], affinityKey(turn1))).toBe('b');
-    router.served(conversationKey(turn1), a, NOW); // say the first turn went to a
+    router.served(conversationKey(turn1), a.id, NOW); // say the first turn went to a
     expect(choose(router, [a, b], affinityKey(turn2))).toBe('a');
     a.inFlight = 2; // 0.5 above b: still within the bound
     expect(choose(router, [a, b], affinityKey(turn2))).toBe('a');
@@ -132,5 +132,21 @@ describe('HostRouter (ROUTING_POLICY)', () => {
     const random = new HostRouter('random', view());
     const seen = new Set(Array.from({ length: 50 }, () => choose(random, hosts)));
     expect(seen).toEqual(new Set(['a', 'b']));
+  });
+});
+
+describe('HostRouter: waiting for a loaded model', () => {
+  it('affinity: with coldOk false a cold host is not chosen while a warm one is only full', () => {
+    const router = new HostRouter('affinity', view());
+    const warm = host('warm', { inFlight: 4 });
+    const cold = host('cold', {
+      signals: { source: 'ollama-ps', readAt: '', loaded: [{ name: 'x', expiresAt: null, sizeVram: null }] },
+    });
+    const query = { model: 'm', exclude: new Set<string>(), now: NOW };
+    expect(router.choose([warm, cold], { ...query, coldOk: false })).toBeUndefined();
+    expect(router.choose([warm, cold], { ...query, coldOk: true })?.id).toBe('cold');
+    // No host has it loaded: loading somewhere is the only way.
+    warm.discovered = [{ name: 'm', warm: false }];
+    expect(router.choose([warm, cold], { ...query, coldOk: false })?.id).toBe('cold');
   });
 });
