@@ -119,7 +119,7 @@ function timeNew(
     const affinity = i % 3 === 0 ? (i * 2654435761) >>> 0 : undefined;
     const start = process.hrtime.bigint();
     const host = router.choose(hosts, { model: MODEL, exclude: none, now, affinity });
-    if (host && slots.take(host) === true) host.inFlight++;
+    if (host) slots.take(host); // counts the request in host.inFlight
     const done = running[i % IN_FLIGHT];
     if (done) {
       done.inFlight--;

@@ -264,6 +264,9 @@ async function main(): Promise<void> {
       overload_events: sum((s) => s.overloads),
       peak_in_flight_on_a_host: Math.max(...after.map((s) => s.peak)),
       model_loads: sum((s) => s.loads),
+      replicas_that_lost_redis: replicas.filter((r) =>
+        r.child.tail().includes('Redis unreachable for host slots'),
+      ).length,
       prompt_tokens_cached_pct: round(
         (100 * sum((s) => s.cachedPromptTokens)) /
           Math.max(

@@ -113,6 +113,13 @@ type SlotsClient = Redis & {
  * counted per process (`process`, the old behaviour). Redis unreachable: each process keeps to
  * max_concurrency divided by the replicas alive at the last heartbeat read, with a warning.
  */
+/** Counts one more request on `host` when it runs fewer than `limit`. */
+function claim(host: HostState, limit: number): boolean {
+  if (host.inFlight >= limit) return false;
+  host.inFlight += 1;
+  return true;
+}
+
 @Injectable()
 export class ClusterSlots implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ClusterSlots.name);
@@ -206,14 +213,15 @@ export class ClusterSlots implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /**
-   * Whether a slot is free for one more request on `host` (the caller then counts it in
-   * host.inFlight). In memory while this replica's block has a spare slot; else one script.
+   * Takes a slot for one more request on `host` when one is free: true, and host.inFlight counts
+   * it already (check and count in one synchronous step, so two requests never get one slot). In
+   * memory while this replica's block has a spare slot; else one script.
    */
   take(host: HostState): boolean | Promise<boolean> {
-    if (!this.shared || this.degraded) return host.inFlight < this.localLimit(host);
+    if (!this.shared || this.degraded) return claim(host, this.localLimit(host));
     const load = this.loadOf(host);
     load.lastTakeAt = Date.now();
-    if (host.inFlight < load.held) return true;
+    if (claim(host, load.held)) return true;
     return this.reserve(host, load);
   }
 
@@ -228,7 +236,7 @@ export class ClusterSlots implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async reserve(host: HostState, load: HostLoad): Promise<boolean> {
     // A reply can land while other requests wait on the same host: loop until one is ours.
-    while (host.inFlight >= load.held) {
+    while (!claim(host, load.held)) {
       const want = 1 + this.spare(host, load);
       load.pending++;
       let taken: number;
@@ -249,7 +257,7 @@ export class ClusterSlots implements OnApplicationBootstrap, OnModuleDestroy {
         this.recovered();
       } catch (error) {
         this.unreachable(error);
-        return host.inFlight < this.localLimit(host);
+        return claim(host, this.localLimit(host));
       } finally {
         load.pending--;
       }

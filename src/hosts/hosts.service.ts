@@ -238,8 +238,8 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
     if (hostId && this.hosts.has(hostId)) this.router.served(key, hostId, Date.now());
   }
 
+  /** A slot ClusterSlots.take counted in host.inFlight already. */
   private lease(host: HostState, now: number): HostLease {
-    host.inFlight += 1;
     host.lastPickedAt = now;
     let released = false;
     return {
