@@ -70,6 +70,15 @@ const POLICIES: Record<string, PolicyRun> = {
     name: 'affinity + cluster slots (new)',
     env: { ROUTING_POLICY: 'affinity', HOST_SLOT_SCOPE: 'cluster' },
   },
+  // Ablations (not in the default run): one part of the new behaviour without the other.
+  'least-loaded-cluster': {
+    name: 'least-loaded + cluster slots',
+    env: { ROUTING_POLICY: 'least-loaded', HOST_SLOT_SCOPE: 'cluster' },
+  },
+  'affinity-process': {
+    name: 'affinity, slots per process',
+    env: { ROUTING_POLICY: 'affinity', HOST_SLOT_SCOPE: 'process' },
+  },
 };
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -191,7 +200,8 @@ async function main(): Promise<void> {
   const adminKey = makeAdminKey();
   let userKey = '';
   const results: Record<string, unknown>[] = [];
-  for (const policy of values.policies.split(',').map((p) => POLICIES[p]!)) {
+  for (const policy of values.policies.split(',').map((p) => POLICIES[p])) {
+    if (!policy) throw new Error(`--policies: one of ${Object.keys(POLICIES).join(', ')}`);
     const prefix = `le-bench-fleet-${Math.random().toString(36).slice(2, 10)}`;
     redisPrefixes.add(prefix);
     const env = {
