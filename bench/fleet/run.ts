@@ -41,6 +41,7 @@ const { values } = parseArgs({
     slots: { type: 'string', default: '4' },
     policies: { type: 'string', default: 'random,round-robin,least-loaded,affinity' },
     decisions: { type: 'string', default: '100000' },
+    'decisions-only': { type: 'boolean', default: false },
   },
 });
 const HOSTS = Number(values.hosts);
@@ -176,6 +177,7 @@ async function main(): Promise<void> {
   log('routing decision cost (µs):');
   for (const [name, f] of Object.entries(decisions))
     log(`  ${name}: p50 ${round(f.p50_us, 2)}, p99 ${round(f.p99_us, 2)}, max ${round(f.max_us, 1)}`);
+  if (values['decisions-only']) return;
 
   log(`starting ${HOSTS} simulated GPU hosts (${SLOTS} slots, 2 of ${MODELS.length} models loaded at most)`);
   const engines: { url: string; child: Child }[] = [];

@@ -45,6 +45,8 @@ const IDLE_MS = 1000;
 const REDIS_COMMAND_TIMEOUT_MS = 1000;
 /** Where a conversation was served is shared this long (the affinity memory's own horizon). */
 const CONVERSATION_TTL_MS = 30 * 60_000;
+/** Longest wait for that look-up before routing without it. */
+const RECALL_TIMEOUT_MS = 50;
 
 const ACQUIRE = `
 redis.call('ZADD', KEYS[2], ARGV[5], ARGV[1])
@@ -300,13 +302,21 @@ export class ClusterSlots implements OnApplicationBootstrap, OnModuleDestroy {
       .catch(() => undefined);
   }
 
-  /** Where another replica served a conversation last; undefined when unknown or Redis fails. */
+  /**
+   * Where another replica served a conversation last; undefined when unknown, when Redis fails or
+   * does not answer within RECALL_TIMEOUT_MS (a slow Redis must not hold the request).
+   */
   async recallConversation(key: number): Promise<string | undefined> {
     if (!this.shared || this.degraded) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), RECALL_TIMEOUT_MS)));
     try {
-      return (await this.connection().get(this.conversationKey(key))) ?? undefined;
-    } catch {
-      return undefined;
+      const found = this.connection()
+        .get(this.conversationKey(key))
+        .catch(() => null);
+      return (await Promise.race([found, late])) ?? undefined;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

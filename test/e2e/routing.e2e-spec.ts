@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { DispatcherService } from '../../src/hosts/dispatcher.service';
 import { HostsService } from '../../src/hosts/hosts.service';
+import { MetricsService } from '../../src/metrics/metrics.service';
 import { FakeHost, startFakeOllama } from '../fakes';
 import { startTestApp, TestApp } from '../support/test-app';
 import { chatRequest, drain, register, removeAllHosts } from './hosts-support';
@@ -44,13 +45,25 @@ describe('routing: host slots shared by replicas', () => {
         .then((r) => (r.error ? 1 : 0))
         .catch(() => 1);
     const results = await Promise.all(Array.from({ length: 16 }, (_, i) => run(i % 2 ? b : a)));
-    return { peak: fake.peakActive, failed: results.reduce<number>((n, r) => n + r, 0) };
+    const metrics =
+      (await a.app.get(MetricsService).registry.metrics()) +
+      (await b.app.get(MetricsService).registry.metrics());
+    const admitted = [
+      ...metrics.matchAll(/le_host_wait_total\{model="m-cluster",outcome="admitted"\} (\d+)/g),
+    ];
+    return {
+      peak: fake.peakActive,
+      failed: results.reduce<number>((n, r) => n + r, 0),
+      waited: admitted.reduce((n, m) => n + Number(m[1]), 0),
+    };
   }
 
   it('two app instances never run more than max_concurrency on a host together; the rest wait', async () => {
-    const { peak, failed } = await load('cluster');
+    const { peak, failed, waited } = await load('cluster');
     expect(failed).toBe(0);
     expect(peak).toBe(3);
+    // Those beyond the 3 slots waited in the model's queue (le_host_wait_total on /metrics).
+    expect(waited).toBeGreaterThan(0);
   });
 
   it('(control) counted per process, as before, the two replicas exceed it', async () => {
