@@ -25,7 +25,9 @@ describe('routing: host slots shared by replicas', () => {
   });
 
   /** 16 streams, 8 through each replica, on one host of max_concurrency 3; resolves with its peak. */
-  async function load(scope: 'cluster' | 'process'): Promise<{ peak: number; failed: number }> {
+  async function load(
+    scope: 'cluster' | 'process',
+  ): Promise<{ peak: number; failed: number; waited: number }> {
     const fake = await startFakeOllama({ models: ['m-cluster'], tokens: 4, tokenDelayMs: 40 });
     fakes.push(fake);
     const [a, b] = await pair({
