@@ -9,15 +9,15 @@ import { sleep } from './stats';
 
 const PG_ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const PG_BASE_URL = PG_ADMIN_URL.slice(0, PG_ADMIN_URL.lastIndexOf('/') + 1);
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const HOST_MAX_CONCURRENCY = 10_000;
 /** What-if runs of a changed build: BENCH_PLATFORM_MAIN names another main.js (cwd stays the repo). */
-const PLATFORM_MAIN = process.env.BENCH_PLATFORM_MAIN ?? 'dist/src/main.js';
+export const PLATFORM_MAIN = process.env.BENCH_PLATFORM_MAIN ?? 'dist/src/main.js';
 /**
  * The node flags `npm start` runs the platform with (package.json), so the bench measures the same
  * process; what-if runs set others with BENCH_PLATFORM_NODE_FLAGS (space-separated, may be empty).
  */
-const PLATFORM_NODE_FLAGS =
+export const PLATFORM_NODE_FLAGS =
   process.env.BENCH_PLATFORM_NODE_FLAGS === undefined
     ? startFlags()
     : process.env.BENCH_PLATFORM_NODE_FLAGS.split(/\s+/).filter((w) => w !== '');
@@ -32,7 +32,7 @@ const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
 /** Databases and Redis prefixes made by this run, removed by `cleanupPlatformState`. */
 const databases = new Set<string>();
-const redisPrefixes = new Set<string>();
+export const redisPrefixes = new Set<string>();
 
 function randomBase62(length: number): string {
   const bytes = randomBytes(length);
@@ -57,7 +57,7 @@ async function withAdminDb<T>(fn: (pg: PgClient) => Promise<T>): Promise<T> {
 }
 
 /** A fresh database; `settings` become its defaults (ALTER DATABASE … SET), e.g. synchronous_commit. */
-async function createDatabase(settings: Record<string, string> = {}): Promise<string> {
+export async function createDatabase(settings: Record<string, string> = {}): Promise<string> {
   const name = `le_bench_${Date.now()}_${randomBase62(6).toLowerCase()}`;
   await withAdminDb(async (pg) => {
     await pg.query(`CREATE DATABASE ${name}`);
@@ -129,7 +129,7 @@ export interface PlatformOptions {
   pgSettings?: Record<string, string>;
 }
 
-async function adminCall(
+export async function adminCall(
   platform: { url: string; adminKey: string },
   method: 'GET' | 'POST' | 'PUT' | 'PATCH',
   path: string,

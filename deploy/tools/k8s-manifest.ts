@@ -1,14 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
-import { ChartRenderer, mergeValues, toStream } from './helm-template';
+import { helmTemplate } from './helm';
 import { CHART_DIR, MANIFEST, renderManifest } from './render-k8s';
 
 /**
- * `npm run k8s:manifest`: writes docker/k8s/llmendpoint.yaml from the chart; `-- --check` fails
- * when the committed file differs; `-- -f FILE [-f FILE…] [--release NAME] [--namespace NS]`
- * prints any other rendering, like `helm template NAME deploy/helm/llmendpoint -f FILE`.
+ * `npm run k8s:manifest`: writes docker/k8s/llmendpoint.yaml from the chart (helm template);
+ * `-- --check` fails when the committed file differs; `-- -f FILE [-f FILE…] [--release NAME]
+ * [--namespace NS]` prints any other rendering (`helm template NAME deploy/helm/llmendpoint -f FILE`).
  */
 function main(): void {
   const { values } = parseArgs({
@@ -20,15 +18,8 @@ function main(): void {
     },
   });
   if (values.values?.length) {
-    const renderer = new ChartRenderer(resolve(CHART_DIR));
-    let merged: Record<string, unknown> = {};
-    for (const file of values.values)
-      merged = mergeValues(merged, parseYaml(readFileSync(file, 'utf8')) as Record<string, unknown>);
-    const files = renderer.render(
-      { Name: values.release as string, Namespace: values.namespace as string },
-      merged,
-    );
-    process.stdout.write(toStream('llmendpoint', files) + '\n');
+    const release = { Name: values.release as string, Namespace: values.namespace as string };
+    process.stdout.write(helmTemplate(CHART_DIR, release, {}, values.values));
     return;
   }
   const text = renderManifest();

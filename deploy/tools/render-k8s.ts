@@ -1,10 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { ChartRenderer, toStream } from './helm-template';
+import { helmTemplate } from './helm';
 
 /**
- * The plain manifest docker/k8s/llmendpoint.yaml: the Helm chart rendered with
+ * The plain manifest docker/k8s/llmendpoint.yaml: the Helm chart rendered by helm with
  * docker/k8s/values.yaml (one source of truth; deploy/helm/llmendpoint/README.md).
  */
 export const CHART_DIR = 'deploy/helm/llmendpoint';
@@ -13,15 +10,19 @@ export const MANIFEST_VALUES = 'docker/k8s/values.yaml';
 
 const HEADER =
   '# Generated from the Helm chart deploy/helm/llmendpoint with docker/k8s/values.yaml by\n' +
-  '# `npm run k8s:manifest`: do not edit (test/unit/deployment-files.spec.ts compares them).\n' +
+  '# `npm run k8s:manifest` (helm template): do not edit (test/unit/deployment-files.spec.ts compares them).\n' +
   '# Create the Secret first: kubectl create secret generic llmendpoint \\\n' +
   '#   --from-literal=DATABASE_URL=postgres://… --from-literal=REDIS_URL=redis://… \\\n' +
   '#   [--from-literal=ADMIN_API_KEY=sk-le-… --from-literal=WEBHOOK_SECRET=…]\n';
 
 /** The plain manifest's text, as committed. */
 export function renderManifest(root = process.cwd()): string {
-  const renderer = new ChartRenderer(join(root, CHART_DIR));
-  const values = parseYaml(readFileSync(join(root, MANIFEST_VALUES), 'utf8')) as Record<string, unknown>;
-  const files = renderer.render({ Name: 'llmendpoint', Namespace: 'default' }, values);
-  return HEADER + toStream('llmendpoint', files).replace(/\n*$/, '\n');
+  const stream = helmTemplate(
+    CHART_DIR,
+    { Name: 'llmendpoint', Namespace: 'default' },
+    {},
+    [MANIFEST_VALUES],
+    root,
+  );
+  return HEADER + stream.replace(/\n*$/, '\n');
 }

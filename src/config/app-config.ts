@@ -1,6 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { ConfigService } from '@nestjs/config';
 
+export type RoutingPolicyName = 'affinity' | 'least-loaded' | 'round-robin' | 'random';
+
 /** `migrate` runs the migrations and exits (main.ts); it never builds the app. */
 export type AppRole = 'api' | 'worker' | 'all' | 'migrate';
 
@@ -54,6 +56,16 @@ export class AppConfig {
   readonly hostConnectTimeoutMs: number;
   readonly hostFirstByteTimeoutMs: number;
   readonly maxAttempts: number;
+  /** How the dispatcher ranks free hosts (src/hosts/routing-policy.ts). */
+  readonly routingPolicy: RoutingPolicyName;
+  /** `cluster`: max_concurrency counted across replicas in Redis; `process`: per process (the old way). */
+  readonly hostSlotScope: 'cluster' | 'process';
+  /** A replica's host slots expire this long after its last heartbeat (a crashed replica's come back). */
+  readonly hostSlotLeaseMs: number;
+  /** Requests per model that may wait for a slot when every host is full (0: fail at once). */
+  readonly hostWaitQueue: number;
+  /** Longest such wait before the usual no_available_hosts error. */
+  readonly hostWaitMs: number;
 
   readonly queueConcurrency: number;
   readonly queueAttempts: number;
@@ -109,6 +121,11 @@ export class AppConfig {
     this.hostConnectTimeoutMs = get('HOST_CONNECT_TIMEOUT_MS');
     this.hostFirstByteTimeoutMs = get('HOST_FIRST_BYTE_TIMEOUT_MS');
     this.maxAttempts = get('MAX_ATTEMPTS');
+    this.routingPolicy = get('ROUTING_POLICY');
+    this.hostSlotScope = get('HOST_SLOT_SCOPE');
+    this.hostSlotLeaseMs = get('HOST_SLOT_LEASE_MS');
+    this.hostWaitQueue = get('HOST_WAIT_QUEUE');
+    this.hostWaitMs = get('HOST_WAIT_MS');
     this.queueConcurrency = get('QUEUE_CONCURRENCY');
     this.queueAttempts = get('QUEUE_ATTEMPTS');
     this.taskRetentionHours = get('TASK_RETENTION_HOURS');

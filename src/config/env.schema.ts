@@ -87,6 +87,12 @@ export const envSchema = Joi.object({
   HOST_CONNECT_TIMEOUT_MS: Joi.number().integer().min(1).default(5000),
   HOST_FIRST_BYTE_TIMEOUT_MS: Joi.number().integer().min(1).default(120000),
   MAX_ATTEMPTS: Joi.number().integer().min(1).max(20).default(3),
+  // GPU-aware routing (src/hosts/routing-policy.ts, cluster-slots.ts; README "Routing").
+  ROUTING_POLICY: Joi.string().valid('affinity', 'least-loaded', 'round-robin', 'random').default('affinity'),
+  HOST_SLOT_SCOPE: Joi.string().valid('cluster', 'process').default('cluster'),
+  HOST_SLOT_LEASE_MS: Joi.number().integer().min(500).max(600000).default(10000),
+  HOST_WAIT_QUEUE: Joi.number().integer().min(0).max(100000).default(100),
+  HOST_WAIT_MS: Joi.number().integer().min(0).max(600000).default(5000),
 
   QUEUE_CONCURRENCY: Joi.number().integer().min(1).max(1000).default(4),
   QUEUE_ATTEMPTS: Joi.number().integer().min(1).max(20).default(3),

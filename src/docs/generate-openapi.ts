@@ -9,7 +9,11 @@ import { buildOpenApiDocument } from './docs';
 /** Boots the app on a throwaway embedded database and returns its OpenAPI document. */
 export async function generateOpenApi(): Promise<OpenAPIObject> {
   const dataDir = mkdtempSync(join(tmpdir(), 'le-openapi-'));
-  const app = await createApp({ ignoreEnvFile: true, env: isolatedEmbeddedEnv(dataDir) });
+  // API role: no queue worker starts, so nothing is left half-connected when it closes at once.
+  const app = await createApp({
+    ignoreEnvFile: true,
+    env: { ...isolatedEmbeddedEnv(dataDir), APP_ROLE: 'api' },
+  });
   try {
     return buildOpenApiDocument(app);
   } finally {

@@ -11,9 +11,12 @@ import { TrafficMetrics } from '../metrics/traffic-metrics';
 import type { ProviderKind } from '../providers/provider.types';
 import { ProvidersService } from '../providers/providers.service';
 import { toUpstreamError, UpstreamError } from '../providers/upstream-error';
+import { ClusterSlots } from './cluster-slots';
 import { DispatchedChunks } from './dispatched-chunks';
 import { redactKey } from './host-rules';
+import { HostWaitQueue } from './host-wait-queue';
 import { HostLease, HostsService } from './hosts.service';
+import { affinityKey, conversationKey } from './routing-policy';
 
 export interface HostRef {
   id: string;
@@ -54,13 +57,30 @@ function needsCapability(request: CompletionRequest): boolean {
   return (request.n ?? 1) > 1 || request.logprobs === true;
 }
 
+/**
+ * How long a request may wait for a host that has its model loaded before the model is loaded on
+ * another one (a load takes seconds and evicts another model there).
+ */
+const COLD_WAIT_MS = 1000;
+
 /** Host statuses that mean "the request itself is wrong": no other host would take it either. */
 const REJECTED = new Set([400, 413, 422]);
 
+/** Where a request should go: its model, and for affinity the conversation it continues. */
+interface Route {
+  model: string;
+  /** Looked up: set for multi-turn chats under ROUTING_POLICY=affinity. */
+  affinity?: number;
+  /** Remembered once served: any chat's conversation key under affinity. */
+  conversation?: number;
+}
+
 /**
- * Sends a request to a GPU host: picks one in memory, and before the first chunk fails over on
- * connection errors, timeouts, 5xx, 429 and 503 to up to MAX_ATTEMPTS distinct hosts. Once output
- * flowed nothing is re-sent. Aborting `signal` closes the upstream socket at once.
+ * Sends a request to a GPU host: picks one (ROUTING_POLICY, slots counted across replicas), and
+ * before the first chunk fails over on connection errors, timeouts, 5xx, 429 and 503 to up to
+ * MAX_ATTEMPTS distinct hosts. When every host of the model is full the request waits in the
+ * model's bounded queue (HostWaitQueue). Once output flowed nothing is re-sent. Aborting `signal`
+ * closes the upstream socket at once.
  */
 @Injectable()
 export class DispatcherService {
@@ -71,7 +91,11 @@ export class DispatcherService {
     private readonly providers: ProvidersService,
     private readonly config: AppConfig,
     private readonly metrics: TrafficMetrics,
-  ) {}
+    private readonly queue: HostWaitQueue,
+    private readonly slots: ClusterSlots,
+  ) {
+    hosts.onSlotReleased(() => queue.wakeOldest());
+  }
 
   /**
    * Refuses, before anything is reserved, a request that only some protocols can serve (n > 1,
@@ -98,7 +122,12 @@ export class DispatcherService {
     cancel?: DispatchCancel,
   ): Promise<DispatchedStream> {
     const providers = needsCapability(request) ? this.providers.capable(request).kinds : undefined;
-    return this.withFailover(request.model, signal, cancel, providers, async (lease, upstream) => {
+    const route: Route = { model: request.model };
+    if (this.config.routingPolicy === 'affinity') {
+      route.conversation = conversationKey(request);
+      route.affinity = route.conversation === undefined ? undefined : affinityKey(request);
+    }
+    return this.withFailover(route, signal, cancel, providers, async (lease, upstream) => {
       const adapter = this.providers.get(lease.host.provider);
       const target = this.hosts.target(lease.host);
       const sent = performance.now();
@@ -127,15 +156,21 @@ export class DispatcherService {
   }
 
   async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult & { host: HostRef }> {
-    return this.withFailover(request.model, signal, undefined, undefined, async (lease, upstream) => {
-      const adapter = this.providers.get(lease.host.provider);
-      const sent = performance.now();
-      const result = await adapter.embed(this.hosts.target(lease.host), request, upstream.signal);
-      this.metrics.upstreamLatency(lease.host.name, performance.now() - sent);
-      // On failure withFailover releases the lease and aborts; the answer was read in full here.
-      lease.release();
-      return { ...result, host: { id: lease.host.id, name: lease.host.name } };
-    });
+    return this.withFailover(
+      { model: request.model },
+      signal,
+      undefined,
+      undefined,
+      async (lease, upstream) => {
+        const adapter = this.providers.get(lease.host.provider);
+        const sent = performance.now();
+        const result = await adapter.embed(this.hosts.target(lease.host), request, upstream.signal);
+        this.metrics.upstreamLatency(lease.host.name, performance.now() - sent);
+        // On failure withFailover releases the lease and aborts; the answer was read in full here.
+        lease.release();
+        return { ...result, host: { id: lease.host.id, name: lease.host.name } };
+      },
+    );
   }
 
   /**
@@ -144,17 +179,18 @@ export class DispatcherService {
    * releases the lease and aborts the upstream controller for it.
    */
   private async withFailover<T>(
-    model: string,
+    route: Route,
     signal: AbortSignal,
     cancel: DispatchCancel | undefined,
     providers: ReadonlySet<ProviderKind> | undefined,
     attempt: (lease: HostLease, upstream: AbortController) => Promise<T>,
   ): Promise<T> {
+    const { model } = route;
     const tried = new Set<string>();
     while (tried.size < this.config.maxAttempts) {
       if (signal.aborted || cancel?.isCancelled)
         throw new UpstreamError('aborted', 'The request was aborted');
-      const lease = this.hosts.acquire(model, tried, providers);
+      const lease = await this.acquire(route, tried, providers, signal);
       if (!lease) break;
       tried.add(lease.host.id);
       const upstream = new AbortController();
@@ -164,6 +200,7 @@ export class DispatcherService {
       try {
         const result = await attempt(lease, upstream);
         this.hosts.reportSuccess(lease.host);
+        this.hosts.served(lease.host, model, route.conversation);
         return result;
       } catch (caught) {
         lease.release();
@@ -184,5 +221,29 @@ export class DispatcherService {
       }
     }
     throw new ApiError('no_available_hosts');
+  }
+
+  /** A slot on the best free host; when every host of the model is full, a wait in its queue. */
+  private async acquire(
+    route: Route,
+    tried: ReadonlySet<string>,
+    providers: ReadonlySet<ProviderKind> | undefined,
+    signal: AbortSignal,
+  ): Promise<HostLease | undefined> {
+    if (route.affinity !== undefined && tried.size === 0) await this.hosts.recallConversation(route.affinity);
+    // Affinity waits (up to COLD_WAIT_MS) for a host with the model loaded rather than load it elsewhere.
+    const waitWarm = this.config.routingPolicy === 'affinity' && this.queue.enabled && tried.size === 0;
+    const started = performance.now();
+    const take = () =>
+      this.hosts.acquire(
+        route.model,
+        tried,
+        providers,
+        route.affinity,
+        !waitWarm || performance.now() - started >= Math.min(COLD_WAIT_MS, this.config.hostWaitMs / 2),
+      );
+    const lease = await take();
+    if (lease || !this.queue.enabled || !this.hosts.servedBusy(route.model, tried, providers)) return lease;
+    return this.queue.wait(route.model, Math.min(this.slots.tickMs, COLD_WAIT_MS), signal, take);
   }
 }

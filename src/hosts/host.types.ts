@@ -1,4 +1,6 @@
 import type { DiscoveredModel, ProviderKind } from '../providers/provider.types';
+import type { HostLoad } from './cluster-slots';
+import type { EngineSignals } from './engine-signals';
 
 export type HostStatus = 'healthy' | 'unhealthy' | 'cooldown' | 'unknown';
 
@@ -46,6 +48,10 @@ export interface HostState {
   lastPickedAt: number;
   createdAt: Date;
   updatedAt: Date;
+  /** Slots shared with other replicas (cluster-slots.ts); absent until first used. */
+  load?: HostLoad;
+  /** The engine's last load report (health loop); absent when it exposes none. */
+  signals?: EngineSignals;
 }
 
 /** A host as reads show it (admin API). Never the api key. */
@@ -68,6 +74,10 @@ export interface HostView {
   last_error: string | null;
   discovered_models: { name: string; warm: boolean }[];
   in_flight: number;
+  /** Requests running on the host from every replica (this one's exact, others' at the last sync). */
+  cluster_in_flight: number;
+  /** The engine's own report, read by the health loop; null when it exposes none. */
+  engine: EngineSignals | null;
   created_at: string;
   updated_at: string;
 }

@@ -33,6 +33,16 @@ export class HostsMetrics {
       },
     });
     new Gauge({
+      name: 'le_host_cluster_in_flight',
+      help: "Requests running on each GPU host from every replica (others' as of the last slot sync)",
+      labelNames: ['host'],
+      registers,
+      collect() {
+        this.reset();
+        for (const host of hosts.list()) this.set({ host: host.name }, host.cluster_in_flight);
+      },
+    });
+    new Gauge({
       name: 'le_hosts_healthy',
       help: 'Healthy GPU hosts serving each model',
       labelNames: ['model'],

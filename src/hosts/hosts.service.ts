@@ -14,15 +14,19 @@ import {
   servedModels,
   serves,
 } from './host-rules';
-import { pickHost } from './host-selection';
+import { ClusterSlots } from './cluster-slots';
+import type { EngineSignals } from './engine-signals';
 import type { HostInput, HostPatch, HostState, HostView } from './host.types';
 import { normalizeBaseUrl, parseHostsEnv } from './hosts-env';
 import { HostConfigRow, HostsRepository } from './hosts.repository';
+import { HostRouter } from './routing-policy';
 
 /** Unchanged health is still written this often, so last_check in the table stays roughly current. */
 const HEALTH_PERSIST_MS = 60_000;
 /** Reads of the table per reload while local changes keep overtaking them (then the round skips it). */
 const RELOAD_TRIES = 5;
+/** A host that exposed no engine signals is asked again after this many rounds (not every round). */
+const SIGNALS_RETRY_ROUNDS = 12;
 
 /** A slot taken on a host; `release` is idempotent. */
 export interface HostLease {
@@ -47,12 +51,26 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
   private round?: Promise<void>;
   /** Creates, updates and removes done by this process so far (see reload). */
   private changes = 0;
+  /** Rounds to skip before asking a host without engine signals again. */
+  private readonly signalsSkip = new Map<string, number>();
+  /** Called when a slot is given back here (the dispatcher's wait queue listens). */
+  private onRelease: () => void = () => undefined;
+  readonly router: HostRouter;
 
   constructor(
     private readonly config: AppConfig,
     private readonly repository: HostsRepository,
     private readonly providers: ProvidersService,
-  ) {}
+    private readonly slots: ClusterSlots,
+  ) {
+    this.router = new HostRouter(config.routingPolicy, slots);
+    slots.track(() => this.hosts.values());
+  }
+
+  /** `listener` runs after every slot release of this process. */
+  onSlotReleased(listener: () => void): void {
+    this.onRelease = listener;
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     await this.bootstrapFromEnv();
@@ -104,6 +122,7 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
     await this.repository.delete(id);
     this.changes++;
     this.hosts.delete(id);
+    this.signalsSkip.delete(id);
   }
 
   /** Models served by at least one usable host (see host-rules.ts), from memory. */
@@ -158,19 +177,69 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   /**
-   * Takes a slot on the best host for `model` not in `exclude` (and of one of `providers`, when
-   * given); undefined when none is free.
+   * Takes a slot on the best host for `model` (ROUTING_POLICY) not in `exclude` (and of one of
+   * `providers`, when given), counted across replicas (HOST_SLOT_SCOPE); undefined when none is
+   * free. A host found full in Redis is passed over for the next best.
    */
-  acquire(
+  async acquire(
     model: string,
     exclude: ReadonlySet<string>,
     providers?: ReadonlySet<ProviderKind>,
-  ): HostLease | undefined {
-    const now = Date.now();
+    affinity?: number,
+    coldOk = true,
+  ): Promise<HostLease | undefined> {
     const accept = providers && ((h: HostState) => providers.has(h.provider));
-    const host = pickHost(this.hosts.values(), model, exclude, now, accept);
-    if (!host) return undefined;
-    host.inFlight += 1;
+    let skip = exclude;
+    for (;;) {
+      const now = Date.now();
+      const query = { model, exclude: skip, now, accept, affinity, coldOk };
+      const host = this.router.choose(this.hosts.values(), query);
+      if (!host) return undefined;
+      const free = this.slots.take(host);
+      if (free === true || (free !== false && (await free))) {
+        // The engine loads the model for this request: the next choices count it as loaded there
+        // (until the next check reads the engine's own list), so a burst does not load it everywhere.
+        markLoaded(host, model);
+        return this.lease(host, now);
+      }
+      if (skip === exclude) skip = new Set(exclude);
+      (skip as Set<string>).add(host.id);
+    }
+  }
+
+  /**
+   * Whether a usable host serves `model` (of `providers`) outside `exclude`: when acquire found
+   * none free, they are all full (the dispatcher may wait for one).
+   */
+  servedBusy(model: string, exclude: ReadonlySet<string>, providers?: ReadonlySet<ProviderKind>): boolean {
+    const now = Date.now();
+    for (const host of this.hosts.values())
+      if (!exclude.has(host.id) && isUsable(host, now) && serves(host, model))
+        if (!providers || providers.has(host.provider)) return true;
+    return false;
+  }
+
+  /**
+   * A request for `model` was answered by `host`: for affinity the conversation `key` is
+   * remembered there.
+   */
+  served(host: HostState, model: string, key: number | undefined): void {
+    if (this.router.served(key, host.id, Date.now()) && key !== undefined)
+      this.slots.shareConversation(key, host.id);
+  }
+
+  /**
+   * A multi-turn chat this process has not served: where another replica served it last, from
+   * Redis (one GET, only for such requests, with slots shared; a failure is a miss).
+   */
+  async recallConversation(key: number): Promise<void> {
+    if (this.router.knows(key, Date.now())) return;
+    const hostId = await this.slots.recallConversation(key);
+    if (hostId && this.hosts.has(hostId)) this.router.served(key, hostId, Date.now());
+  }
+
+  /** A slot ClusterSlots.take counted in host.inFlight already. */
+  private lease(host: HostState, now: number): HostLease {
     host.lastPickedAt = now;
     let released = false;
     return {
@@ -179,6 +248,8 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
         if (released) return;
         released = true;
         host.inFlight -= 1;
+        this.slots.release(host);
+        this.onRelease();
       },
     };
   }
@@ -286,6 +357,7 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
     try {
       const models = await this.providers.get(host.provider).listModels(this.target(host), signal);
       applyCheckSuccess(host, models, Date.now());
+      await this.readSignals(host, signal);
     } catch (error) {
       if (this.stopping.signal.aborted) return;
       const upstream = toUpstreamError(error);
@@ -301,6 +373,28 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
       this.logger.log(`Host ${host.name} is now ${host.status}${why}`);
     }
     if (this.hosts.get(host.id) === host && !this.stopping.signal.aborted) await this.persist(host);
+  }
+
+  /**
+   * The engine's load report (Ollama /api/ps, vLLM or llama.cpp /metrics, llama.cpp /slots), in
+   * the health round only. A host that has none is asked again every SIGNALS_RETRY_ROUNDS rounds;
+   * a failed read keeps no stale figures but does not fail the check (the listing answered).
+   */
+  private async readSignals(host: HostState, signal: AbortSignal): Promise<void> {
+    const skip = this.signalsSkip.get(host.id) ?? 0;
+    if (skip > 0) {
+      this.signalsSkip.set(host.id, skip - 1);
+      return;
+    }
+    let signals: EngineSignals | undefined;
+    try {
+      signals = await this.providers.get(host.provider).readSignals(this.target(host), signal);
+    } catch {
+      host.signals = undefined;
+      return;
+    }
+    host.signals = signals;
+    if (!signals) this.signalsSkip.set(host.id, SIGNALS_RETRY_ROUNDS);
   }
 
   /** Stores health when it changed, else at most once a minute (last_check): one UPDATE, not one per round. */
@@ -364,10 +458,21 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
       last_error: host.lastError,
       discovered_models: host.discovered.map((m) => ({ name: m.name, warm: m.warm ?? false })),
       in_flight: host.inFlight,
+      cluster_in_flight: this.slots.clusterInFlight(host),
+      engine: host.signals ?? null,
       created_at: host.createdAt.toISOString(),
       updated_at: host.updatedAt.toISOString(),
     };
   }
+}
+
+/** Counts `model` as loaded on `host` (engine signals, Ollama's warm flag) from now on. */
+function markLoaded(host: HostState, model: string): void {
+  const loaded = host.signals?.loaded;
+  if (loaded && !loaded.some((m) => m.name === model))
+    loaded.push({ name: model, expiresAt: null, sizeVram: null });
+  const listed = host.discovered.find((m) => m.name === model);
+  if (listed && listed.warm === false) listed.warm = true;
 }
 
 function toConfigRow(input: HostInput): HostConfigRow {

@@ -1,3 +1,4 @@
+import type { EngineSignals } from '../hosts/engine-signals';
 import type {
   ChunkBatch,
   CompletionRequest,
@@ -35,4 +36,9 @@ export interface ProviderAdapter {
   complete(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChunkBatch>;
   embed(host: ProviderHost, request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult>;
   listModels(host: ProviderHost, signal: AbortSignal): Promise<DiscoveredModel[]>;
+  /**
+   * The engine's own load report (src/hosts/engine-signals.ts), read by the health loop only;
+   * undefined when the host exposes none. Failures throw like any call.
+   */
+  readSignals(host: ProviderHost, signal: AbortSignal): Promise<EngineSignals | undefined>;
 }

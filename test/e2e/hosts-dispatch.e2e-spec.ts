@@ -228,7 +228,8 @@ describe('dispatcher: choice, failover, streaming', () => {
   });
 
   it('a host that answers 404 for the model (stale list) is skipped for another', async () => {
-    const stale = await fake('ollama', { models: ['other-model'] });
+    // Its /api/ps claims the model is loaded: the routing policy prefers it (weight 2) until the 404.
+    const stale = await fake('ollama', { models: ['other-model'], warm: ['m-404'] });
     const real = await fake('ollama', { models: ['m-404'] });
     const staleId = await register(t, stale, 'ollama', { models: ['m-404'], weight: 2 });
     const realId = await register(t, real, 'ollama', { models: ['m-404'], weight: 1 });

@@ -61,9 +61,11 @@ describe('host registry: discovery, health, admin API', () => {
     });
     expect(hosts.get(ollamaId).last_check).not.toBeNull();
     expect(hosts.get(openaiId).discovered_models).toEqual([{ name: 'mistral-7b', warm: false }]);
-    // Checks call only the listing endpoints.
+    // Checks call only the listing endpoints and the engines' status pages (engine signals).
     expect(new Set(ollama.requests.map((r) => r.path))).toEqual(new Set(['/api/ps', '/api/tags']));
-    expect(new Set(openai.requests.map((r) => r.path))).toEqual(new Set(['/v1/models']));
+    expect(new Set(openai.requests.map((r) => r.path))).toEqual(
+      new Set(['/v1/models', '/metrics', '/slots']),
+    );
     expect(hosts.servedModels()).toEqual(['llama3.1', 'mistral-7b', 'qwen2.5']);
     expect(hosts.healthyCount()).toBe(2);
 

@@ -55,6 +55,9 @@ export interface FakeHost {
   requests: FakeRequest[];
   /** Answers whose socket the client closed before the answer ended. */
   clientClosed: number;
+  /** POST requests (completions, embeddings) being answered now, and the most seen at once. */
+  active: number;
+  peakActive: number;
   setMode(mode: FakeMode, opts?: Partial<FakeHostOptions>): void;
   close(): Promise<void>;
 }

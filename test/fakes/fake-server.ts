@@ -59,6 +59,8 @@ export class FakeServer implements FakeHost {
   port = 0;
   requests: FakeRequest[] = [];
   clientClosed = 0;
+  active = 0;
+  peakActive = 0;
   private server?: Server;
   private readonly sockets = new Set<Socket>();
   private mode: FakeMode;
@@ -160,6 +162,11 @@ export class FakeServer implements FakeHost {
     res.on('close', () => {
       if (!res.writableFinished && !this.killed.has(socket)) this.clientClosed++;
     });
+    if (req.method === 'POST') {
+      this.active++;
+      this.peakActive = Math.max(this.peakActive, this.active);
+      res.on('close', () => this.active--);
+    }
     const mode = this.mode;
     if (mode === 'hang') return;
     if (mode === 'error500' || mode === 'error503' || mode === 'error429') {

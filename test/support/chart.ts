@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { ChartRenderer, manifests } from '../../deploy/tools/helm-template';
+import { helmTemplate, manifests } from '../../deploy/tools/helm';
 
-/** Shared by the chart's unit tests: render deploy/helm/llmendpoint the way `helm template` would. */
+/** Shared by the chart's unit tests: deploy/helm/llmendpoint rendered by `helm template`. */
 export type K8sObject = Record<string, unknown> & {
   apiVersion: string;
   kind: string;
@@ -35,7 +35,6 @@ export interface PodSpec {
 }
 
 export const CHART_DIR = join(process.cwd(), 'deploy/helm/llmendpoint');
-export const chart = new ChartRenderer(CHART_DIR);
 export const RELEASE = { Name: 'prod', Namespace: 'llm' };
 
 /** Everything optional switched on, with the kinds of values operators set. */
@@ -96,7 +95,7 @@ export const VARIANTS: Record<string, Record<string, unknown>> = {
 };
 
 export function render(values: Record<string, unknown> = {}): K8sObject[] {
-  return manifests(chart.render(RELEASE, values)) as K8sObject[];
+  return manifests(helmTemplate(CHART_DIR, RELEASE, values)) as K8sObject[];
 }
 
 export function find(objects: K8sObject[], kind: string, nameSuffix = ''): K8sObject {

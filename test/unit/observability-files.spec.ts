@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import { parse as parseYaml } from 'yaml';
 import { HoldsService } from '../../src/billing/holds.service';
 import { ReservationSweeper } from '../../src/billing/reservation-sweeper';
+import { HostWaitQueue } from '../../src/hosts/host-wait-queue';
 import { HostsMetrics } from '../../src/hosts/hosts-metrics';
 import type { HostsService } from '../../src/hosts/hosts.service';
 import { MetricsService } from '../../src/metrics/metrics.service';
@@ -12,7 +13,7 @@ import { TrafficMetrics } from '../../src/metrics/traffic-metrics';
 import { TASKS_QUEUE } from '../../src/queue/queue.constants';
 import { QueueMetrics } from '../../src/queue/queue-metrics';
 import { RateLimitService } from '../../src/ratelimit/rate-limit.service';
-import { chart } from '../support/chart';
+import { CHART_DIR } from '../support/chart';
 import { schemaProblems } from '../support/k8s-schema';
 
 /**
@@ -29,6 +30,7 @@ function appRegistry(): Registry {
   const queue = { name: 'q', getJobCounts: () => Promise.resolve({}) } as never;
   new TrafficMetrics(metrics);
   new HostsMetrics(metrics, hosts);
+  new HostWaitQueue({} as never, metrics);
   new QueueMetrics(metrics, queue, queue);
   new ReservationSweeper({} as never, {} as never, metrics);
   new HoldsService({} as never, {} as never, {} as never, { billingCreditLeases: false } as never, metrics);
@@ -198,7 +200,7 @@ describe('metric names the deployment files use', () => {
 
   it("the worker autoscaler's external metric is the queue depth series, with its labels and the tasks queue", () => {
     const worker = (
-      chart.values() as {
+      parseYaml(readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8')) as {
         worker: {
           autoscaling: { metricName: string; metricSelector: { matchLabels: Record<string, string> } };
         };

@@ -14,6 +14,7 @@ import {
   Min,
   ValidateBy,
 } from 'class-validator';
+import type { EngineSignals } from '../../hosts/engine-signals';
 import type { HostInput, HostLabels, HostStatus, HostView } from '../../hosts/host.types';
 import type { ProviderKind } from '../../providers/provider.types';
 
@@ -127,6 +128,48 @@ export class DiscoveredModelResponse {
   warm!: boolean;
 }
 
+export class LoadedModelResponse {
+  @ApiProperty({ example: 'llama3.1:8b' })
+  name!: string;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When Ollama unloads it' })
+  expiresAt!: string | null;
+
+  @ApiProperty({ type: 'integer', nullable: true, description: 'Bytes of it in GPU memory' })
+  sizeVram!: number | null;
+}
+
+export class EngineSignalsResponse implements EngineSignals {
+  @ApiProperty({
+    enum: ['ollama-ps', 'vllm-metrics', 'llamacpp-metrics', 'llamacpp-slots'],
+    description: 'Where the figures come from: Ollama /api/ps, vLLM or llama.cpp /metrics, llama.cpp /slots',
+  })
+  source!: EngineSignals['source'];
+
+  @ApiProperty({ format: 'date-time', description: 'When the health loop read them' })
+  readAt!: string;
+
+  @ApiPropertyOptional({ type: [LoadedModelResponse], description: 'Models in GPU memory (Ollama)' })
+  loaded?: LoadedModelResponse[];
+
+  @ApiPropertyOptional({
+    description: 'Requests the engine is running (all clients, not only this platform)',
+  })
+  running?: number;
+
+  @ApiPropertyOptional({ description: 'Requests queued in the engine (vLLM waiting, llama.cpp deferred)' })
+  waiting?: number;
+
+  @ApiPropertyOptional({ minimum: 0, maximum: 1, description: 'KV cache in use (vLLM, llama.cpp), 0–1' })
+  kvCacheUsage?: number;
+
+  @ApiPropertyOptional({ type: 'integer', description: 'Parallel slots (llama.cpp /slots)' })
+  slots?: number;
+
+  @ApiPropertyOptional({ type: 'integer', description: 'Idle slots (llama.cpp /slots)' })
+  idleSlots?: number;
+}
+
 export class HostResponse implements HostView {
   @ApiProperty({ format: 'uuid' })
   id!: string;
@@ -181,6 +224,20 @@ export class HostResponse implements HostView {
 
   @ApiProperty({ type: 'integer', description: 'Requests running on it from this replica' })
   in_flight!: number;
+
+  @ApiProperty({
+    type: 'integer',
+    description:
+      "Requests running on it from every replica: this one's exact, the others' as of the last slot sync (HOST_SLOT_SCOPE=cluster; equals in_flight with process)",
+  })
+  cluster_in_flight!: number;
+
+  @ApiProperty({
+    type: EngineSignalsResponse,
+    nullable: true,
+    description: "The engine's own load report, read by the health loop; null when it exposes none",
+  })
+  engine!: EngineSignalsResponse | null;
 
   @ApiProperty({ format: 'date-time' })
   created_at!: string;

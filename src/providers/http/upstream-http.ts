@@ -90,9 +90,7 @@ export class UpstreamHttp implements OnModuleDestroy {
     });
   }
 
-  /**
-   * Sends a request and parses the whole JSON answer (no body stream, no async iteration).
-   */
+  /** Sends a request and parses the whole JSON answer (no body stream, no async iteration). */
   async json<T>(
     host: ProviderHost,
     method: 'GET' | 'POST',
@@ -101,12 +99,30 @@ export class UpstreamHttp implements OnModuleDestroy {
     signal: AbortSignal,
     readError: ErrorBodyReader,
   ): Promise<T> {
+    const text = await this.text(host, method, path, body, signal, readError, 'application/json');
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new UpstreamError('protocol', `Invalid JSON from ${path}`);
+    }
+  }
+
+  /** Sends a request and reads the whole answer as text (a 2xx; else UpstreamError('status')). */
+  async text(
+    host: ProviderHost,
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    signal: AbortSignal,
+    readError: ErrorBodyReader,
+    accept = 'text/plain, */*',
+  ): Promise<string> {
     const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
       let status = 0;
       let bytes = 0;
       let controller: Dispatcher.DispatchController | undefined;
       const chunks: Buffer[] = [];
-      this.dispatch(host, method, path, body, signal, 'application/json', {
+      this.dispatch(host, method, path, body, signal, accept, {
         start: (c) => (controller = c),
         status: (code) => (status = code),
         data: (chunk) => {
@@ -125,11 +141,7 @@ export class UpstreamHttp implements OnModuleDestroy {
       });
     });
     if (!isSuccess(status)) throw statusError(status, text, readError);
-    try {
-      return JSON.parse(text) as T;
-    } catch {
-      throw new UpstreamError('protocol', `Invalid JSON from ${path}`);
-    }
+    return text;
   }
 
   /**

@@ -15,6 +15,7 @@ import { NdjsonParser } from '../http/ndjson';
 import { mapParams } from '../param-table';
 import type { DiscoveredModel, ProviderAdapter, ProviderHost } from '../provider.types';
 import { toUpstreamError, UpstreamError } from '../upstream-error';
+import { type EngineSignals, type OllamaPsAnswer, parseOllamaPs } from '../../hosts/engine-signals';
 import { estimateTokens } from '../token-estimate';
 import { OLLAMA_OPTIONS } from './ollama.params';
 import type {
@@ -90,6 +91,19 @@ export class OllamaProvider implements ProviderAdapter {
     if (!Array.isArray(tags.models)) throw new UpstreamError('protocol', 'No models in /api/tags answer');
     const warm = new Set((running.models ?? []).map((m) => m.name));
     return tags.models.map((m) => ({ name: m.name, warm: warm.has(m.name) }));
+  }
+
+  /** /api/ps: the models loaded in GPU memory and when they unload (Ollama reports no slot count). */
+  async readSignals(host: ProviderHost, signal: AbortSignal): Promise<EngineSignals | undefined> {
+    const ps = await this.http.json<OllamaPsAnswer>(
+      host,
+      'GET',
+      '/api/ps',
+      undefined,
+      signal,
+      readOllamaError,
+    );
+    return parseOllamaPs(ps, new Date());
   }
 
   /** Fields shared by /api/chat and /api/generate: options (parameter table), stop, format. */

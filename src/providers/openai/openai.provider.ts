@@ -15,6 +15,7 @@ import { mapParams } from '../param-table';
 import type { DiscoveredModel, ProviderAdapter, ProviderHost } from '../provider.types';
 import { estimateTokens } from '../token-estimate';
 import { toUpstreamError, UpstreamError } from '../upstream-error';
+import { type EngineSignals, parseEngineMetrics, parseLlamaCppSlots } from '../../hosts/engine-signals';
 import { OPENAI_PARAMS } from './openai.params';
 import type {
   OpenAICompletion,
@@ -91,6 +92,23 @@ export class OpenAIProvider implements ProviderAdapter {
     );
     if (!Array.isArray(res.data)) throw new UpstreamError('protocol', 'No data in /v1/models answer');
     return res.data.map((m) => ({ name: m.id }));
+  }
+
+  /**
+   * vLLM's or llama.cpp's Prometheus /metrics, else llama.cpp's /slots, at the server's root (not
+   * under /v1); undefined when neither answers with something known (OpenAI itself, TGI, …).
+   */
+  async readSignals(host: ProviderHost, signal: AbortSignal): Promise<EngineSignals | undefined> {
+    const root = { ...host, baseUrl: host.baseUrl.replace(/\/v1\/?$/, '') };
+    const metrics = await this.http
+      .text(root, 'GET', '/metrics', undefined, signal, readOpenAIError)
+      .then((text) => parseEngineMetrics(text, new Date()))
+      .catch(notFound);
+    if (metrics) return metrics;
+    const slots = await this.http
+      .json<unknown>(root, 'GET', '/slots', undefined, signal, readOpenAIError)
+      .catch(notFound);
+    return slots === undefined ? undefined : parseLlamaCppSlots(slots, new Date());
   }
 
   private answer(
@@ -273,6 +291,13 @@ function tooling(request: CompletionRequest): Record<string, unknown> {
   }
   if (request.parallelToolCalls !== undefined) body.parallel_tool_calls = request.parallelToolCalls;
   return body;
+}
+
+/** An endpoint the host lacks (404, 405, 501, or not JSON) reads as "no signals"; other failures throw. */
+function notFound(error: unknown): undefined {
+  if (error instanceof UpstreamError && error.kind === 'protocol') return undefined;
+  if (error instanceof UpstreamError && [404, 405, 501].includes(error.status ?? 0)) return undefined;
+  throw error;
 }
 
 /** Hosts are registered with or without the `/v1` root (`http://gpu:8000` or `https://api.openai.com/v1`). */
