@@ -6,7 +6,8 @@ import { killAllChildrenNow, stopAllChildren, stopChild } from './lib/children';
 import type { ScenarioResult } from './lib/figures';
 import { readOptions, type BenchOptions } from './lib/options';
 import type { PeerSet } from './lib/peer-set';
-import { directPeer, plainPeer, startFakeHost, startPlainProxy, type Peer } from './lib/peers';
+import { directPeer, plainPeer, startFakeHost, startPlainProxy, type Peer, type PeerName } from './lib/peers';
+import { portkeyPeer, tryPortkey } from './lib/portkey';
 import {
   cleanupPlatformState,
   platformPeer,
@@ -69,7 +70,7 @@ async function tryPlatform(
   }
 }
 
-/** The three peers in front of one fake host configuration. */
+/** The four peers in front of one fake host configuration. */
 async function withPeers(
   options: BenchOptions,
   label: string,
@@ -81,12 +82,18 @@ async function withPeers(
   const host = await startFakeHost(`host-${label}`, tokens, tokenDelayMs);
   const proxy = await startPlainProxy(`plain-${label}`, host.url);
   const { platform, reason } = await tryPlatform(`platform-${label}`, host.url, options);
+  const portkey = await tryPortkey(`portkey-${label}`, host.url, log);
   const peers: Peer[] = [directPeer(host), plainPeer(proxy)];
   if (platform) peers.push(platformPeer(platform));
+  if (portkey.gateway) peers.push(portkeyPeer(portkey.gateway));
+  const unavailable: Partial<Record<PeerName, string>> = {};
+  if (reason) unavailable.platform = reason;
+  if (portkey.reason) unavailable.portkey = portkey.reason;
   try {
-    await body({ peers, unavailable: reason ? { platform: reason } : {} }, platform);
+    await body({ peers, unavailable }, platform);
   } finally {
     if (platform) await stopPlatform(platform);
+    if (portkey.gateway) await stopChild(portkey.gateway.child);
     await stopChild(proxy.child);
     await stopChild(host.child);
   }
