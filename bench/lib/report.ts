@@ -103,8 +103,9 @@ export function renderTable(report: BenchReport): string {
       );
     }
     for (const [name, figures] of Object.entries(scenario.micro ?? {})) {
+      const columns = COLUMNS.map(([key]) => (figures[key] === undefined ? '' : format(figures[key])));
       lines.push(
-        `| ${scenario.id}. ${scenario.title} | ${name} | ${COLUMNS.map(() => '').join(' | ')} | ${extras(figures)} |`,
+        `| ${scenario.id}. ${scenario.title} | ${name} | ${columns.join(' | ')} | ${extras(figures)} |`,
       );
     }
     if (scenario.ratio_platform_to_plain !== null || scenario.ratio_platform_to_direct !== null) {

@@ -10,7 +10,7 @@ import { percentile } from '../lib/stats';
 export const CHUNKS = 20;
 
 /** Warm-up, then `connections` closed-loop connections for the measured window. */
-async function loadFigures(
+export async function loadFigures(
   peer: Peer,
   target: Target,
   connections: number,
