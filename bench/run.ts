@@ -3,10 +3,12 @@
  * GPU hosts, side by side with the host itself and a plain Node proxy (bench/README.md).
  */
 import { killAllChildrenNow, stopAllChildren, stopChild } from './lib/children';
+import { childPids } from './lib/proc-stats';
 import type { ScenarioResult } from './lib/figures';
 import { readOptions, type BenchOptions } from './lib/options';
 import type { PeerSet } from './lib/peer-set';
-import { directPeer, plainPeer, startFakeHost, startPlainProxy, type Peer } from './lib/peers';
+import { directPeer, plainPeer, startFakeHost, startPlainProxy, type Peer, type PeerName } from './lib/peers';
+import { portkeyPeer, tryPortkey } from './lib/portkey';
 import {
   cleanupPlatformState,
   platformPeer,
@@ -27,6 +29,7 @@ import {
 import { chatTarget } from './lib/requests';
 import { waitAtMost } from './lib/stats';
 import { profilePlatform } from './profile';
+import { multiCore } from './scenarios/multi-core';
 import { openStreams } from './scenarios/open-streams';
 import { queuedCompletions } from './scenarios/queue';
 import { routingDecision } from './scenarios/routing';
@@ -69,7 +72,7 @@ async function tryPlatform(
   }
 }
 
-/** The three peers in front of one fake host configuration. */
+/** The four peers in front of one fake host configuration. */
 async function withPeers(
   options: BenchOptions,
   label: string,
@@ -81,12 +84,18 @@ async function withPeers(
   const host = await startFakeHost(`host-${label}`, tokens, tokenDelayMs);
   const proxy = await startPlainProxy(`plain-${label}`, host.url);
   const { platform, reason } = await tryPlatform(`platform-${label}`, host.url, options);
+  const portkey = await tryPortkey(`portkey-${label}`, host.url, log);
   const peers: Peer[] = [directPeer(host), plainPeer(proxy)];
   if (platform) peers.push(platformPeer(platform));
+  if (portkey.gateway) peers.push(portkeyPeer(portkey.gateway));
+  const unavailable: Partial<Record<PeerName, string>> = {};
+  if (reason) unavailable.platform = reason;
+  if (portkey.reason) unavailable.portkey = portkey.reason;
   try {
-    await body({ peers, unavailable: reason ? { platform: reason } : {} }, platform);
+    await body({ peers, unavailable }, platform);
   } finally {
     if (platform) await stopPlatform(platform);
+    if (portkey.gateway) await stopChild(portkey.gateway.child);
     await stopChild(proxy.child);
     await stopChild(host.child);
   }
@@ -145,6 +154,37 @@ async function runAll(options: BenchOptions, report: BenchReport): Promise<void>
     );
   }
   await scenario(results, '6', 'routing decision', options, () => routingDecision(options, log));
+  if (wants('7')) await scenario(results, '7', 'multi-core', options, () => multiCoreRun(options));
+}
+
+/** Scenario 7: the plain proxy, then the platform as 1 and as 2 API processes, on one fast host. */
+async function multiCoreRun(options: BenchOptions): Promise<ScenarioResult> {
+  log('starting peers (multi-core: 20 tokens, 0 ms apart)');
+  const host = await startFakeHost('host-multi', CHUNKS, 0);
+  const started: Platform[] = [];
+  const proxy = await startPlainProxy('plain-multi', host.url);
+  try {
+    const cases = [{ name: 'plain proxy, 1 process', peer: plainPeer(proxy) }];
+    for (const processes of [1, 2]) {
+      const platform = await startPlatform({
+        name: `platform-x${processes}`,
+        hostUrl: host.url,
+        env: { ...options.platformEnv, WEB_CONCURRENCY: String(processes) },
+        pgSettings: options.pgSettings,
+      });
+      started.push(platform);
+      const peer = platformPeer(platform);
+      peer.pids = [platform.api.pid, ...childPids(platform.api.pid)];
+      if (peer.pids.length !== processes + (processes > 1 ? 1 : 0))
+        throw new Error(`WEB_CONCURRENCY=${processes}: pids ${peer.pids.join(', ')}`);
+      cases.push({ name: `platform, ${processes} process${processes > 1 ? 'es' : ''}`, peer });
+    }
+    return await multiCore(cases, options, log);
+  } finally {
+    for (const platform of started) await stopPlatform(platform);
+    await stopChild(proxy.child);
+    await stopChild(host.child);
+  }
 }
 
 async function main(): Promise<void> {

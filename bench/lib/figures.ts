@@ -6,6 +6,8 @@ export type Figures = Record<string, number>;
 
 export interface TargetCheck {
   name: string;
+  /** The issue that set the target (8: the first bench, 19: the raised ratios). */
+  issue?: string;
   value: number;
   /** Human form, e.g. "≥ 3000" or "≤ 1 ms". */
   target: string;
@@ -21,6 +23,8 @@ export interface ScenarioResult {
   peers: Partial<Record<PeerName, Figures | { unavailable: string }>>;
   ratio_platform_to_plain: number | null;
   ratio_platform_to_direct: number | null;
+  /** c/d: the platform against Portkey's gateway, when it ran the scenario. */
+  ratio_platform_to_portkey?: number | null;
   targets: TargetCheck[];
   notes: string[];
   /** In-process measurements that have no peers (scenario 6), by case. */
@@ -45,15 +49,24 @@ export function figuresOf(result: ScenarioResult, peer: PeerName): Figures | und
   return value && !('unavailable' in value) ? (value as Figures) : undefined;
 }
 
-/** c/b and c/a on the primary metric, once the figures are in. */
+/** c/b, c/a and c/d on the primary metric, once the figures are in. */
 export function withRatios(result: ScenarioResult): ScenarioResult {
   const metric = result.primary_metric;
   const platform = figuresOf(result, 'platform')?.[metric];
-  const plain = figuresOf(result, 'plain')?.[metric];
-  const direct = figuresOf(result, 'direct')?.[metric];
-  const ratio = (base: number | undefined) =>
-    platform !== undefined && base !== undefined && base !== 0 ? round(platform / base, 3) : null;
-  return { ...result, ratio_platform_to_plain: ratio(plain), ratio_platform_to_direct: ratio(direct) };
+  const base = (peer: PeerName) => figuresOf(result, peer)?.[metric];
+  const ratio = (of: number | undefined) =>
+    platform !== undefined && of !== undefined && of !== 0 ? round(platform / of, 3) : null;
+  return {
+    ...result,
+    ratio_platform_to_plain: ratio(base('plain')),
+    ratio_platform_to_direct: ratio(base('direct')),
+    ratio_platform_to_portkey: ratio(base('portkey')),
+  };
+}
+
+/** The same checks, marked with the issue that set them. */
+export function fromIssue(issue: string, checks: TargetCheck[]): TargetCheck[] {
+  return checks.map((c) => ({ ...c, issue }));
 }
 
 export function check(

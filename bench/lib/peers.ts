@@ -1,14 +1,15 @@
 import { existsSync } from 'node:fs';
 import { freePort, startNode, waitForHttp, type Child } from './children';
 
-export type PeerName = 'direct' | 'plain' | 'platform';
-export const PEER_NAMES: readonly PeerName[] = ['direct', 'plain', 'platform'];
+export type PeerName = 'direct' | 'plain' | 'platform' | 'portkey';
+/** a, b, c, d: the order of the tables and of the measurements inside each round. */
+export const PEER_NAMES: readonly PeerName[] = ['direct', 'plain', 'platform', 'portkey'];
 
 /** Something the load generator talks to, and the processes whose CPU and memory it costs. */
 export interface Peer {
   name: PeerName;
   baseUrl: string;
-  /** The process(es) under test: the host itself for `direct`, the proxy or the platform otherwise. */
+  /** The process(es) under test: the host itself for `direct`, the proxy, platform or gateway otherwise. */
   pids: number[];
   headers: Record<string, string>;
   /** Prometheus endpoint, when the peer has one (the platform). */

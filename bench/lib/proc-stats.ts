@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const CLOCK_TICKS = readClockTicks();
 
@@ -101,4 +101,19 @@ export class DatabaseWindow {
     if (!this.window) return {};
     return { pg_cpu_us_per_req: this.window.finish().cpuMicros / Math.max(1, requests) };
   }
+}
+
+/** Process ids whose parent is `ppid` (field 4 of /proc/<pid>/stat): a cluster primary's workers. */
+export function childPids(ppid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === ppid) out.push(Number(name));
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out;
 }

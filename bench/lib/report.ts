@@ -103,12 +103,16 @@ export function renderTable(report: BenchReport): string {
       );
     }
     for (const [name, figures] of Object.entries(scenario.micro ?? {})) {
+      const columns = COLUMNS.map(([key]) => (figures[key] === undefined ? '' : format(figures[key])));
       lines.push(
-        `| ${scenario.id}. ${scenario.title} | ${name} | ${COLUMNS.map(() => '').join(' | ')} | ${extras(figures)} |`,
+        `| ${scenario.id}. ${scenario.title} | ${name} | ${columns.join(' | ')} | ${extras(figures)} |`,
       );
     }
     if (scenario.ratio_platform_to_plain !== null || scenario.ratio_platform_to_direct !== null) {
-      const ratios = `c/b = ${format(scenario.ratio_platform_to_plain ?? undefined)}, c/a = ${format(scenario.ratio_platform_to_direct ?? undefined)}`;
+      const portkey = scenario.ratio_platform_to_portkey;
+      const ratios =
+        `c/b = ${format(scenario.ratio_platform_to_plain ?? undefined)}, c/a = ${format(scenario.ratio_platform_to_direct ?? undefined)}` +
+        (portkey === undefined ? '' : `, c/d = ${format(portkey ?? undefined)}`);
       lines.push(
         `| ${scenario.id}. ratios of ${scenario.primary_metric} | ${ratios} | ${COLUMNS.map(() => '').join(' | ')} | |`,
       );
@@ -116,9 +120,15 @@ export function renderTable(report: BenchReport): string {
   }
   const targets = scenarios.flatMap((s) => s.targets.map((t) => ({ ...t, id: s.id })));
   if (targets.length > 0) {
-    lines.push('', '| scenario | target | value | wanted | met |', '| --- | --- | ---: | --- | --- |');
+    lines.push(
+      '',
+      '| scenario | issue | target | value | wanted | met |',
+      '| --- | --- | --- | ---: | --- | --- |',
+    );
     for (const t of targets)
-      lines.push(`| ${t.id} | ${t.name} | ${format(t.value)} | ${t.target} | ${t.met ? 'yes' : '**no**'} |`);
+      lines.push(
+        `| ${t.id} | ${t.issue ?? ''} | ${t.name} | ${format(t.value)} | ${t.target} | ${t.met ? 'yes' : '**no**'} |`,
+      );
   }
   const notes = scenarios.flatMap((s) => s.notes.map((n) => `- ${s.id}: ${n}`));
   if (notes.length > 0) lines.push('', ...notes);

@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { MB, type Figures, type ScenarioResult } from '../lib/figures';
+import { check, fromIssue, MB, type Figures, type ScenarioResult } from '../lib/figures';
 import type { BenchOptions } from '../lib/options';
 import type { Peer } from '../lib/peers';
 import { ProcessWindow } from '../lib/proc-stats';
@@ -24,6 +24,7 @@ function unavailable(reason: string): ScenarioResult {
       direct: { unavailable: 'no queue' },
       plain: { unavailable: 'no queue' },
       platform: { unavailable: reason },
+      portkey: { unavailable: 'no queue' },
     },
     ratio_platform_to_plain: null,
     ratio_platform_to_direct: null,
@@ -135,6 +136,10 @@ export async function queuedCompletions(
   log(`    platform: ${JSON.stringify(outcome.figures)}`);
   const result = unavailable('');
   result.peers.platform = outcome.figures;
+  result.targets = fromIssue('19', [
+    ...check('API CPU per submit (µs)', outcome.figures.api_cpu_us_per_submit, '<=', 400, ' µs'),
+    ...check('worker CPU per task (µs)', outcome.figures.worker_cpu_us_per_task, '<=', 800, ' µs'),
+  ]);
   result.notes = [`one worker process, QUEUE_CONCURRENCY=${worker.concurrency}`, ...outcome.notes];
   return result;
 }

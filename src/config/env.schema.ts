@@ -13,6 +13,8 @@ export const envSchema = Joi.object({
   APP_ROLE: Joi.string().valid('api', 'worker', 'all', 'migrate').default('all'),
   PORT: Joi.number().integer().min(0).max(65535).default(3000),
   HOST: Joi.string().default('0.0.0.0'),
+  // API processes sharing PORT (node:cluster, src/cluster.ts); above 1 needs DATABASE_URL and REDIS_URL.
+  WEB_CONCURRENCY: Joi.number().integer().min(1).max(64).default(1),
   LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
   // Hard-exit deadline after SIGTERM; keep it below the pod's terminationGracePeriodSeconds.
   SHUTDOWN_GRACE_MS: Joi.number().integer().min(0).default(10000),
