@@ -30,6 +30,8 @@ interface Lease {
   readonly userId: string;
   /** Credits the database holds for this lease, as far as this process knows (never more than it holds). */
   amount: bigint;
+  /** Everything the database granted it so far (its growth doubles this). */
+  granted: bigint;
   /** Sum of the holds of requests admitted on it and not settled yet. */
   held: bigint;
   holds: number;
@@ -106,7 +108,7 @@ export class CreditLeases {
         await lease.busy.catch(() => undefined);
         continue;
       }
-      const ask = leaseAsk(input.credits, free, lease.amount);
+      const ask = leaseAsk(input.credits, free, lease.granted);
       if (!(await this.exclusive(lease, () => this.take(lease, ask)))) {
         this.idleLater(lease);
         throw new ApiError('insufficient_credits');
@@ -196,6 +198,7 @@ export class CreditLeases {
         id: randomUUID(),
         userId,
         amount: 0n,
+        granted: 0n,
         held: 0n,
         holds: 0,
         taken: false,
@@ -243,6 +246,7 @@ export class CreditLeases {
     // Counted as a delta, like settles (−charged) and give-backs: a settle of this lease that
     // commits after this take but answers before it must not be undone by a total read here.
     lease.amount += taken.granted;
+    lease.granted += taken.granted;
     lease.taken = true;
     this.renewLater();
     return true;

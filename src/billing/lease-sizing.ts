@@ -3,7 +3,7 @@
  * lease store only applies it under the user's account lock (leases.repository.ts).
  */
 
-/** A lease grows by at least this many times the request that asked, or doubles. */
+/** A lease grows by at least this many times the request that asked, or doubles what it was granted. */
 export const GROW_REQUESTS = 8n;
 
 /** What a lease asks the database for when it cannot admit a request. */
@@ -15,13 +15,15 @@ export interface LeaseAsk {
 }
 
 /**
- * The ask of a lease of `amount` credits, `unheld` of them free, that cannot admit a request of
- * `credits`: at least the shortfall, and room for GROW_REQUESTS more such requests or a doubling.
+ * The ask of a lease that cannot admit a request of `credits` (`unheld` of its credits are free)
+ * and was granted `granted` in all so far: at least the shortfall, and room for GROW_REQUESTS more
+ * such requests or as much again as it was ever granted. Doubling the grants (not what is left
+ * after the charges) keeps a steadily used lease to a logarithmic number of takes.
  */
-export function leaseAsk(credits: bigint, unheld: bigint, amount: bigint): LeaseAsk {
+export function leaseAsk(credits: bigint, unheld: bigint, granted: bigint): LeaseAsk {
   const shortfall = credits - unheld;
   if (shortfall <= 0n) throw new RangeError('the lease already covers the request');
-  const growth = GROW_REQUESTS * credits > amount ? GROW_REQUESTS * credits : amount;
+  const growth = GROW_REQUESTS * credits > granted ? GROW_REQUESTS * credits : granted;
   return { min: shortfall, want: shortfall + growth };
 }
 

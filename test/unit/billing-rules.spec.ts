@@ -207,6 +207,26 @@ describe('credit leases: admission decisions', () => {
     await leases.close();
   });
 
+  it('a steadily used lease doubles what it was granted: takes grow logarithmically with the requests', async () => {
+    const store = new MemoryLeaseStore(10n ** 15n);
+    const leases = new CreditLeases(store, { holdMs: 60_000, idleMs: 60_000 });
+    for (let i = 0; i < 2_000; i++) {
+      const id = await hold(leases, 2_100n);
+      // 1 × 0.01 + 4 × 0.02 = 0.09 cents = 900 credits charged of each 2,100 held.
+      await leases.settle(id, { inputTokens: 1, outputTokens: 4 }, undefined);
+    }
+    // 2,000 × 900 = 1.8 M credits used: 18,900 at first, then doubling, is 7 takes (not one every ~20 requests).
+    expect(store.asks.length).toBeLessThanOrEqual(8);
+    // Each ask beyond its shortfall is what was granted so far (the first: 8 more requests).
+    const [first, second, third] = store.asks;
+    expect([first!.want - first!.min, second!.want - second!.min, third!.want - third!.min]).toEqual([
+      16_800n,
+      first!.want,
+      first!.want + second!.want,
+    ]);
+    await leases.close();
+  });
+
   it('refuses a request exactly when the credit outside other leases cannot cover it', async () => {
     const store = new MemoryLeaseStore(1_000n);
     const leases = new CreditLeases(store, { holdMs: 60_000, idleMs: 60_000 });
