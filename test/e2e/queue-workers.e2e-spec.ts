@@ -30,6 +30,10 @@ describe('queue workers: a worker dying mid-job', () => {
     QUEUE_LOCK_DURATION_MS: '2500',
     QUEUE_STALLED_INTERVAL_MS: '500',
     SHUTDOWN_GRACE_MS: '0',
+    // Host slots per process: this suite is about Bull's stall check. With slots shared in Redis
+    // (the default, tested in routing*.e2e-spec.ts) the stall-check rerun came as a new job
+    // whenever an embedded-mode suite had run earlier in the same Jest process (open, see README).
+    HOST_SLOT_SCOPE: 'process',
   });
   let host: FakeHost;
   let hostId: string;

@@ -52,6 +52,7 @@ function env(extra: Record<string, string> = {}): Record<string, string> {
     QUEUE_LOCK_DURATION_MS: '2000',
     QUEUE_STALLED_INTERVAL_MS: '500',
     QUEUE_MAINTENANCE_INTERVAL_MS: '500',
+    HOST_SLOT_LEASE_MS: '2000',
     ...extra,
   };
 }
@@ -541,7 +542,14 @@ describe('hosts that misbehave', () => {
   it('a host that hangs after accepting is left after the first-byte timeout, and another host answers', async () => {
     const backup = await startFakeOpenAI({ models: ['test-failover'] });
     try {
-      await admin(open, 'POST', '/admin/hosts', { name: 'backup', base_url: backup.url, provider: 'openai' });
+      // Weight 0: among equally loaded hosts the wedged one is chosen first (ROUTING_POLICY breaks
+      // ties by weight), so a request must wait out its first-byte timeout and fail over.
+      await admin(open, 'POST', '/admin/hosts', {
+        name: 'backup',
+        base_url: backup.url,
+        provider: 'openai',
+        weight: 0,
+      });
       await waitUntil(
         async () => {
           const hosts = (await (
@@ -554,6 +562,18 @@ describe('hosts that misbehave', () => {
         },
         15_000,
         'backup healthy',
+      );
+      // The worker SIGKILLed above held slots of the wedged host (counted across replicas in
+      // Redis): they come back once its lease (HOST_SLOT_LEASE_MS) lapses.
+      await waitUntil(
+        async () => {
+          const hosts = (await (
+            await fetch(`${open.url}/admin/hosts`, { headers: { Authorization: `Bearer ${ADMIN}` } })
+          ).json()) as { cluster_in_flight: number }[];
+          return hosts.every((h) => h.cluster_in_flight === 0);
+        },
+        15_000,
+        'slots of the killed worker back',
       );
       const user = await fundedUser(10_000_000);
       const started = Date.now();
