@@ -1,35 +1,11 @@
 import type { CompletionRequest } from '../../src/completions/completion.types';
 import type { HostState } from '../../src/hosts/host.types';
+import { hostState } from '../support/host-state';
 import { affinityKey, conversationKey, HostRouter, isCold, LoadView } from '../../src/hosts/routing-policy';
 
 const NOW = 1_000_000;
 
-function host(id: string, over: Partial<HostState> = {}): HostState {
-  return {
-    id,
-    name: id,
-    baseUrl: `http://${id}`,
-    provider: 'ollama',
-    apiKey: null,
-    enabled: true,
-    draining: false,
-    weight: 1,
-    maxConcurrency: 4,
-    labels: {},
-    models: [],
-    status: 'healthy',
-    consecutiveFailures: 0,
-    cooldownUntil: null,
-    lastCheckAt: null,
-    lastError: null,
-    discovered: [{ name: 'm', warm: true }],
-    inFlight: 0,
-    lastPickedAt: 0,
-    createdAt: new Date(0),
-    updatedAt: new Date(0),
-    ...over,
-  };
-}
+const host = (id: string, over: Partial<HostState> = {}): HostState => hostState(id, over, true);
 
 /** Load as another replica adds it: `others` per host id. */
 function view(others: Record<string, number> = {}): LoadView {

@@ -9,37 +9,13 @@ import {
 } from '../../src/hosts/host-rules';
 import { pickHost } from '../../src/hosts/host-selection';
 import type { HostState } from '../../src/hosts/host.types';
+import { hostState } from '../support/host-state';
 import { normalizeBaseUrl, parseHostsEnv } from '../../src/hosts/hosts-env';
 import { UpstreamError } from '../../src/providers/upstream-error';
 
 const NOW = 1_000_000;
 
-function host(id: string, over: Partial<HostState> = {}): HostState {
-  return {
-    id,
-    name: id,
-    baseUrl: `http://${id}`,
-    provider: 'ollama',
-    apiKey: null,
-    enabled: true,
-    draining: false,
-    weight: 1,
-    maxConcurrency: 4,
-    labels: {},
-    models: [],
-    status: 'healthy',
-    consecutiveFailures: 0,
-    cooldownUntil: null,
-    lastCheckAt: null,
-    lastError: null,
-    discovered: [{ name: 'm', warm: false }],
-    inFlight: 0,
-    lastPickedAt: 0,
-    createdAt: new Date(0),
-    updatedAt: new Date(0),
-    ...over,
-  };
-}
+const host = (id: string, over: Partial<HostState> = {}): HostState => hostState(id, over);
 
 const pick = (hosts: HostState[], exclude: string[] = [], model = 'm') =>
   pickHost(hosts, model, new Set(exclude), NOW)?.id;
