@@ -43,7 +43,8 @@ export interface HostLease {
 export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(HostsService.name);
   private readonly hosts = new Map<string, HostState>();
-  private readonly checks = new Map<string, Promise<void>>();
+  /** The check running per host id, and the object it checks (a check is shared only by that object). */
+  private readonly checks = new Map<string, { host: HostState; check: Promise<void> }>();
   /** What was last stored per host, to skip unchanged writes. */
   private readonly saved = new Map<string, { signature: string; at: number }>();
   private readonly stopping = new AbortController();
@@ -82,7 +83,7 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
     clearTimeout(this.timer);
     this.stopping.abort();
     await this.round;
-    await Promise.allSettled([...this.checks.values()]);
+    await Promise.allSettled([...this.checks.values()].map((c) => c.check));
   }
 
   list(): HostView[] {
@@ -97,10 +98,11 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
     const host = await this.repository.insert(toConfigRow(input));
     if (!host) throw new ApiError('conflict', 'A host with this name or base_url exists');
     this.changes++;
-    this.hosts.set(host.id, host);
-    this.logger.log(`Host ${host.name} (${host.provider} ${host.baseUrl}) registered`);
-    void this.checkHost(host);
-    return this.view(host);
+    // A health round may have read the new row already (and be checking it): keep that object.
+    const registered = this.merge(host);
+    this.logger.log(`Host ${registered.name} (${registered.provider} ${registered.baseUrl}) registered`);
+    void this.checkHost(registered);
+    return this.view(registered);
   }
 
   async update(id: string, patch: HostPatch): Promise<HostView> {
@@ -341,12 +343,14 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
     return known;
   }
 
-  /** Checks one host (listing endpoints only); a check already running for it is shared. */
+  /** Checks one host (listing endpoints only); a check already running for that object is shared. */
   private checkHost(host: HostState): Promise<void> {
     const running = this.checks.get(host.id);
-    if (running) return running;
-    const check = this.runCheck(host).finally(() => this.checks.delete(host.id));
-    this.checks.set(host.id, check);
+    if (running?.host === host) return running.check;
+    const check = this.runCheck(host).finally(() => {
+      if (this.checks.get(host.id)?.check === check) this.checks.delete(host.id);
+    });
+    this.checks.set(host.id, { host, check });
     return check;
   }
 

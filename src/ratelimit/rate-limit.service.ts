@@ -136,11 +136,13 @@ export class RateLimitService {
 
   /** Its own connection: no offline queue and a command timeout, so an outage costs no wait. */
   private connection(): Redis {
-    this.client ??= this.redis.create('client', {
+    if (this.client) return this.client;
+    this.client = this.redis.create('client', {
       enableOfflineQueue: false,
       commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
       maxRetriesPerRequest: 0,
     });
+    // Once, at creation: a listener per call would pile up, one per limited request.
     this.client.once('ready', () => (this.wasReady = true));
     return this.client;
   }

@@ -1,19 +1,9 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { Client } from 'undici';
+import { spawnBuilt, waitForStatus } from '../support/spawn-app';
 
-/** Runs the built app (`npm test` builds first) as a real process. */
-function run(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdout.resume();
-  return { child, err: () => stderr, exit: once(child, 'exit') as Promise<[number | null, string | null]> };
-}
+/** The built app (`npm test` builds first) as a real process. */
+const run = (env: Record<string, string>) => spawnBuilt('dist/src/main.js', [], env);
 
 /** Process ids whose parent is `ppid` (/proc/<pid>/stat, field 4). */
 function childrenOf(ppid: number): number[] {
@@ -59,19 +49,6 @@ function ownersOfConnections(port: number, pids: number[]): number[] {
   return owners;
 }
 
-async function waitFor(url: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > end) throw new Error(`${url} did not come up`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 describe('WEB_CONCURRENCY: several API processes on one port', () => {
   it('runs two processes that both serve connections on the same port, and stops both on SIGTERM', async () => {
     const port = 20000 + Math.floor(Math.random() * 20000);
@@ -88,7 +65,7 @@ describe('WEB_CONCURRENCY: several API processes on one port', () => {
     });
     const clients: Client[] = [];
     try {
-      await waitFor(`http://127.0.0.1:${port}/health`, 45000);
+      await waitForStatus(`http://127.0.0.1:${port}/health`, 45000);
       // Both must be listening: the primary only hands connections to processes that are.
       let workers: number[] = [];
       for (let i = 0; i < 100 && workers.length < 2; i++) {
@@ -107,7 +84,7 @@ describe('WEB_CONCURRENCY: several API processes on one port', () => {
         statuses.push(res.statusCode);
       }
       expect(statuses).toEqual(Array(8).fill(200));
-      // Eight, or one more: waitFor's fetch may still keep its connection.
+      // Eight, or one more: waitForStatus's fetch may still keep its connection.
       const owners = ownersOfConnections(port, workers);
       expect(owners.length).toBeGreaterThanOrEqual(8);
       for (const worker of workers) expect(owners.filter((pid) => pid === worker).length).toBeGreaterThan(0);

@@ -1,4 +1,5 @@
 import OpenAI, { APIError, AuthenticationError, NotFoundError, RateLimitError } from 'openai';
+import { RateLimitService } from '../../src/ratelimit/rate-limit.service';
 import { billingOf } from '../support/billing';
 import { FakeHost, startFakeOllama, startFakeOpenAI } from '../fakes';
 import { addHost, balanceOf, fundedUser, ledgerSum, usageCredits } from '../support/platform';
@@ -184,6 +185,15 @@ describe('OpenAI-compatible API through the official SDK', () => {
       .catch((e: unknown) => e);
     expect((n2 as APIError).status).toBe(400);
     expect((n2 as APIError).param).toBe('n');
+  });
+
+  it('limited keys leave no listener behind on the rate-limit connection, request after request', async () => {
+    const limits = t.app.get(RateLimitService);
+    const principal = { userId: user.userId, keyId: `listeners-${Date.now()}`, rpm: 1000, tpm: 100_000 };
+    for (let i = 0; i < 15; i++)
+      expect(await limits.admit(principal as never)).toMatchObject({ limit: 1000 });
+    const client = (limits as unknown as { client: { listenerCount(event: string): number } }).client;
+    expect(client.listenerCount('ready')).toBeLessThanOrEqual(1);
   });
 
   it('every balance equals its ledger sum and its usage records', async () => {

@@ -265,6 +265,59 @@ describe('host registry: discovery, health, admin API', () => {
     }
   });
 
+  it('a health round whose table read already saw a new host keeps that host, checked, when the create answers', async () => {
+    const fake = track(await startFakeOpenAI({ models: ['m-race-2'] }));
+    const repository = (
+      hosts as unknown as {
+        repository: { loadAll(): Promise<unknown[]>; insert(c: unknown): Promise<unknown> };
+      }
+    ).repository;
+    const { loadAll, insert } = repository;
+    // The row is in the table, but the create has not gone on yet when a round reads it.
+    let inserted!: () => void;
+    const isInserted = new Promise<void>((r) => (inserted = r));
+    let goOn!: () => void;
+    const gate = new Promise<void>((r) => (goOn = r));
+    repository.insert = async (config: unknown) => {
+      const row = await insert.call(repository, config);
+      inserted();
+      await gate;
+      return row;
+    };
+    let read!: () => void;
+    const isRead = new Promise<void>((r) => (read = r));
+    repository.loadAll = async () => {
+      const rows = await loadAll.call(repository);
+      read();
+      return rows;
+    };
+    try {
+      const creating = admin('/admin/hosts', 'POST', {
+        name: 'gpu-race-2',
+        base_url: fake.url,
+        provider: 'openai',
+      });
+      await isInserted;
+      const round = hosts.checkAll();
+      await isRead;
+      // The round has taken the row and started its check of it; now the create goes on.
+      await new Promise((r) => setImmediate(r));
+      goOn();
+      const created = await creating;
+      expect(created.status).toBe(201);
+      const { id } = (await created.json()) as { id: string };
+      await round;
+      expect(hosts.get(id)).toMatchObject({
+        status: 'healthy',
+        discovered_models: [{ name: 'm-race-2', warm: false }],
+      });
+      expect(hosts.servedModels()).toContain('m-race-2');
+    } finally {
+      repository.loadAll = loadAll;
+      repository.insert = insert;
+    }
+  });
+
   it('host api keys never appear in reads, errors or logs', async () => {
     const secret = 'sk-host-0123456789-right';
     const wrong = 'sk-host-0123456789-wrong';

@@ -1,42 +1,13 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeOllama } from '../fakes';
 import { fundedUser } from '../support/platform';
 import { startTestApp } from '../support/test-app';
+import { spawnBuilt, waitForStatus } from '../support/spawn-app';
 
-/** Runs the built app (`npm test` builds first) as a real process. */
-function run(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['dist/src/main.js'], {
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'test', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  return {
-    child,
-    out: () => stdout,
-    err: () => stderr,
-    exit: once(child, 'exit') as Promise<[number | null, string | null]>,
-  };
-}
-
-async function waitFor(url: string, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > end) throw new Error(`${url} did not come up`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** The built app (`npm test` builds first) as a real process. */
+const run = (env: Record<string, string>) => spawnBuilt('dist/src/main.js', [], env);
 
 describe('the app as a process', () => {
   it('fails fast with one clear line when the database is unreachable', async () => {
@@ -75,7 +46,7 @@ describe('the app as a process', () => {
       LOG_LEVEL: 'info',
     });
     try {
-      await waitFor(`http://127.0.0.1:${port}/health`, 30000);
+      await waitForStatus(`http://127.0.0.1:${port}/health`, 30000);
       const secret = 'sk-le-abcdefgh-ThisIsASecretThatMustNeverBeLogged0123456789';
       const res = await fetch(`http://127.0.0.1:${port}/api/v1/account`, {
         headers: { Authorization: `Bearer ${secret}`, 'X-API-Key': secret, 'X-Request-Id': 'req-log-1' },
@@ -113,7 +84,7 @@ describe('the app as a process', () => {
       SHUTDOWN_GRACE_MS: '20000',
     });
     try {
-      await waitFor(`http://127.0.0.1:${port}/health/hosts`, 30000);
+      await waitForStatus(`http://127.0.0.1:${port}/health/hosts`, 30000);
       const res = await fetch(`http://127.0.0.1:${port}/api/v1/completions`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', Authorization: user.key },

@@ -58,7 +58,7 @@ export async function startTestApp(env: Record<string, string | undefined> = {})
       DATABASE_URL: databaseUrl,
       REDIS_URL: process.env.LE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
       REDIS_PREFIX: redisPrefix,
-      LOG_LEVEL: 'silent',
+      LOG_LEVEL: process.env.LE_TEST_LOG_LEVEL ?? 'silent',
       HOSTS: '',
       ADMIN_API_KEY: undefined,
       TRUST_PROXY: '',
