@@ -15,8 +15,9 @@
  * `POST /reset` empties caches, loaded models and counters between runs.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { parseArgs } from 'node:util';
+import { readBody } from '../../test/fakes/fake-server';
 
 const { values } = parseArgs({
   options: {
@@ -185,20 +186,10 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-function read(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    let text = '';
-    req.setEncoding('utf8');
-    req.on('data', (part: string) => (text += part));
-    req.on('end', () => resolve(text));
-    req.on('error', () => resolve(text));
-  });
-}
-
 const server = createServer((req, res) => {
   void (async () => {
     const key = `${req.method} ${(req.url ?? '/').split('?')[0]}`;
-    const body = await read(req);
+    const body = await readBody(req);
     if (key === 'GET /api/tags')
       return json(res, 200, { models: MODELS.map((name) => ({ name, model: name, size: 1, digest: name })) });
     if (key === 'GET /api/ps') {

@@ -219,7 +219,8 @@ function write(res: ServerResponse, frame: string): Promise<boolean> {
   return new Promise((resolve) => res.write(frame, (error) => resolve(!error && !res.destroyed)));
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
+/** A request's whole body as text (what arrived, if the client goes away mid-body). */
+export function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve) => {
     let text = '';
     req.setEncoding('utf8');
