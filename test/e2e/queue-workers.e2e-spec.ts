@@ -1,4 +1,3 @@
-import { jest } from '@jest/globals';
 import { getQueueToken } from '@nestjs/bull';
 import type { Queue } from 'bull';
 import { HostsService } from '../../src/hosts/hosts.service';
@@ -18,11 +17,6 @@ async function taskRow(cluster: QueueCluster, id: string) {
   return rows[0]!;
 }
 
-// Bull's stall check runs on timers across three processes' Redis connections: on a busy machine
-// a rerun now and then comes as a new job instead (stalledCounter unset). Such a run is retried;
-// every assertion still has to hold in one run.
-jest.retryTimes(2, { logErrorsBeforeRetry: true });
-
 describe('queue workers: a worker dying mid-job', () => {
   // Short Bull locks so the stall check reruns a dead worker's job within a few seconds; not so
   // short that a live worker on a busy machine could miss a renewal and look stalled itself.
@@ -30,10 +24,6 @@ describe('queue workers: a worker dying mid-job', () => {
     QUEUE_LOCK_DURATION_MS: '2500',
     QUEUE_STALLED_INTERVAL_MS: '500',
     SHUTDOWN_GRACE_MS: '0',
-    // Host slots per process: this suite is about Bull's stall check. With slots shared in Redis
-    // (the default, tested in routing*.e2e-spec.ts) the stall-check rerun came as a new job
-    // whenever an embedded-mode suite had run earlier in the same Jest process (open, see README).
-    HOST_SLOT_SCOPE: 'process',
   });
   let host: FakeHost;
   let hostId: string;
@@ -81,8 +71,12 @@ describe('queue workers: a worker dying mid-job', () => {
     await cluster.closeWorkers();
     const first = await cluster.addWorker();
     host.setMode('hang');
+    const before = chatsOf(host);
     const id = await submitOk(cluster.api, user.key, ask('gemma2', 'Lost my connection'));
     await waitForStatus(cluster.api, user.key, id, ['processing']);
+    // 'processing' is written before the worker's request reaches the host: had it arrived after
+    // the mode below went back to 'ok', the first worker would have finished the task itself.
+    await eventually(async () => chatsOf(host) === before + 1);
     const chats = chatsOf(host);
     // The worker can no longer renew its Bull lock nor report on the job.
     const cutOff = first.app.get<Queue>(getQueueToken(TASKS_QUEUE)) as Queue & { bclient: Queue['client'] };
