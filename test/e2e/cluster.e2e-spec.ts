@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { Client } from 'undici';
-import { spawnBuilt, waitForStatus } from '../support/spawn-app';
+import { randomPort, spawnBuilt, waitForStatus } from '../support/spawn-app';
 
 /** The built app (`npm test` builds first) as a real process. */
 const run = (env: Record<string, string>) => spawnBuilt('dist/src/main.js', [], env);
@@ -51,7 +51,7 @@ function ownersOfConnections(port: number, pids: number[]): number[] {
 
 describe('WEB_CONCURRENCY: several API processes on one port', () => {
   it('runs two processes that both serve connections on the same port, and stops both on SIGTERM', async () => {
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = randomPort();
     const p = run({
       DATABASE_URL: process.env.LE_TEST_DATABASE_URL ?? '',
       REDIS_URL: process.env.LE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',

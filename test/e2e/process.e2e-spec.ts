@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { startFakeOllama } from '../fakes';
 import { fundedUser } from '../support/platform';
 import { startTestApp } from '../support/test-app';
-import { spawnBuilt, waitForStatus } from '../support/spawn-app';
+import { randomPort, spawnBuilt, waitForStatus } from '../support/spawn-app';
 
 /** The built app (`npm test` builds first) as a real process. */
 const run = (env: Record<string, string>) => spawnBuilt('dist/src/main.js', [], env);
@@ -35,7 +35,7 @@ describe('the app as a process', () => {
 
   it('logs JSON with request ids, never the API key, and stops cleanly on SIGTERM', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'le-proc-'));
-    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const port = String(randomPort());
     const p = run({
       DATABASE_URL: process.env.LE_TEST_DATABASE_URL ?? '',
       REDIS_URL: process.env.LE_TEST_REDIS_URL ?? '',
@@ -72,7 +72,7 @@ describe('the app as a process', () => {
     const setup = await startTestApp();
     const user = await fundedUser(setup, 10_000_000n);
     await setup.close();
-    const port = String(20000 + Math.floor(Math.random() * 20000));
+    const port = String(randomPort());
     const p = run({
       DATABASE_URL: process.env.LE_TEST_DATABASE_URL ?? '',
       REDIS_URL: process.env.LE_TEST_REDIS_URL ?? '',
