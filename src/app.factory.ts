@@ -10,6 +10,7 @@ import { installFastPath } from './common/fast-path';
 import { fastRoutes } from './common/fast-path-routes';
 import { NativeCompletionsController } from './completions/native/native-completions.controller';
 import { OpenAiController } from './completions/openai/openai.controller';
+import { QCompletionsController } from './queue/qcompletions.controller';
 import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 import type { ConfigOverrides } from './config/config.module';
@@ -54,7 +55,7 @@ export async function createApp(overrides: ConfigOverrides = {}): Promise<NestEx
 }
 
 /**
- * The completion routes through the lean path of `common/fast-path.ts`: the same controller
+ * The completion routes and the queued submit through the lean path of `common/fast-path.ts`: the same controller
  * methods, their paths and enhancers read from Nest's metadata after init (`fastRoutes` refuses
  * to start when one carries a guard, interceptor, pipe, filter or middleware the fast path does not run).
  */
@@ -69,6 +70,7 @@ async function installHotRoutes(
     { controller: OpenAiController, method: 'complete' },
     { controller: OpenAiController, method: 'embeddings' },
     { controller: NativeCompletionsController, method: 'create' },
+    { controller: QCompletionsController, method: 'submit' },
   ]);
   const authenticator = app.get(RequestAuthenticator);
   const filter = new ApiExceptionFilter();

@@ -189,6 +189,18 @@ export class AuthService {
     return toKeyRecord(await this.findKey(id));
   }
 
+  /**
+   * A key's record as of at most AUTH_CACHE_TTL_MS ago (the staleness verified keys have on the
+   * hot path; a change made in this process evicts it at once): what a queued task's run reads.
+   */
+  async getKeyCached(id: string): Promise<ApiKeyRecord> {
+    const cached = this.cache.getRecord(id);
+    if (cached) return cached;
+    const record = await this.getKey(id);
+    this.cache.setRecord(record);
+    return record;
+  }
+
   async updateKey(id: string, patch: KeySettings): Promise<ApiKeyRecord> {
     assertValidSettings(patch);
     const key = await this.findKey(id);

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
+import type { ApiKeyRecord } from './auth.types';
 import { Clock } from './clock';
 import type { IpMatcher } from './ip-address';
 import type { Principal } from './principal';
@@ -21,6 +22,8 @@ const MAX_ENTRIES = 10000;
 @Injectable()
 export class VerifiedKeyCache {
   private readonly entries = new Map<string, VerifiedKey & { until: number }>();
+  /** Key records by id, read for queued tasks' runs (their limits), on the same TTL. */
+  private readonly records = new Map<string, { record: ApiKeyRecord; until: number }>();
   private readonly ttlMs: number;
 
   constructor(
@@ -48,11 +51,31 @@ export class VerifiedKeyCache {
   evictKey(keyId: string): void {
     for (const [digest, entry] of this.entries)
       if (entry.principal.keyId === keyId) this.entries.delete(digest);
+    this.records.delete(keyId);
+  }
+
+  getRecord(keyId: string): ApiKeyRecord | undefined {
+    const entry = this.records.get(keyId);
+    if (!entry) return undefined;
+    if (entry.until > this.clock.now()) return entry.record;
+    this.records.delete(keyId);
+    return undefined;
+  }
+
+  setRecord(record: ApiKeyRecord): void {
+    if (this.ttlMs <= 0) return;
+    if (this.records.size >= MAX_ENTRIES) {
+      const oldest = this.records.keys().next();
+      if (!oldest.done) this.records.delete(oldest.value);
+    }
+    this.records.delete(record.id);
+    this.records.set(record.id, { record, until: this.clock.now() + this.ttlMs });
   }
 
   evictUser(userId: string): void {
     for (const [digest, entry] of this.entries)
       if (entry.principal.userId === userId) this.entries.delete(digest);
+    for (const [keyId, entry] of this.records) if (entry.record.userId === userId) this.records.delete(keyId);
   }
 
   private evictOldest(): void {

@@ -1,8 +1,6 @@
-import { WriteBatcher } from './billing-batcher';
+import type { RunStatement } from '../database/sql-database';
+import { WriteBatcher } from '../database/write-batcher';
 import { batchStatements, LEASE_SETTLE_SQL, RESERVE_BATCH_SQL, SETTLE_BATCH_SQL } from './billing.sql';
-
-/** Sends one statement; `name` lets PostgreSQL keep it prepared per connection. */
-export type RunStatement = (name: string, text: string, values: unknown[]) => Promise<unknown[]>;
 
 /** Most requests in one batch statement. */
 export const MAX_BATCH = 256;

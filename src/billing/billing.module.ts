@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { AccountController } from './account.controller';
-import { BillingDatabase } from './billing-database';
 import { HoldsService } from './holds.service';
 import { LedgerRepository } from './ledger.repository';
 import { LedgerService } from './ledger.service';
@@ -18,7 +17,6 @@ import { TopUpsService } from './top-ups.service';
   controllers: [AccountController],
   providers: [
     RateBook,
-    BillingDatabase,
     PricingService,
     SettleTracker,
     HoldsService,

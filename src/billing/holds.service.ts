@@ -3,9 +3,9 @@ import { Histogram } from 'prom-client';
 import { ApiError } from '../common/api-error';
 import { AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
-import { sqlState } from './billing-batcher';
+import { sqlState } from '../database/write-batcher';
 import type { ReserveOutcome, ReserveRow, SettleUsageRecord } from './billing-batches';
-import { BillingDatabase } from './billing-database';
+import { SqlDatabase } from '../database/sql-database';
 import { CreditLeases } from './credit-leases';
 import { LeasesRepository } from './leases.repository';
 import { chargeFor, type Hold, type TokenUsage } from './pricing';
@@ -52,7 +52,7 @@ export class HoldsService implements BeforeApplicationShutdown {
   private readonly leases: CreditLeases | undefined;
 
   constructor(
-    db: BillingDatabase,
+    db: SqlDatabase,
     private readonly pricing: PricingService,
     private readonly tracker: SettleTracker,
     private readonly config: AppConfig,

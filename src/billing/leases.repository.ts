@@ -1,6 +1,6 @@
-import type { WriteBatcher } from './billing-batcher';
+import type { WriteBatcher } from '../database/write-batcher';
 import { leaseSettleBatcher, LeaseSettleRow } from './billing-batches';
-import type { BillingDatabase } from './billing-database';
+import type { SqlDatabase } from '../database/sql-database';
 import { LEASE_RELEASE_SQL, LEASE_RENEW_SQL, LEASE_SWEEP_SQL } from './billing.sql';
 import { LeaseAsk, leaseGrant } from './lease-sizing';
 
@@ -36,7 +36,7 @@ export class LeasesRepository implements LeaseStore {
   private readonly settles: WriteBatcher<LeaseSettleRow, bigint | null>;
 
   constructor(
-    private readonly db: BillingDatabase,
+    private readonly db: SqlDatabase,
     private readonly options: LeaseStoreOptions,
     onBatch?: (rows: number) => void,
   ) {

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { BillingDatabase } from './billing-database';
+import { SqlDatabase } from '../database/sql-database';
 import { TOP_UP_SQL } from './billing.sql';
 
 export interface LedgerRow {
@@ -22,7 +22,7 @@ export interface TopUpRow {
 /** Balances, the append-only ledger and top-ups in PostgreSQL. */
 @Injectable()
 export class LedgerRepository {
-  constructor(private readonly db: BillingDatabase) {}
+  constructor(private readonly db: SqlDatabase) {}
 
   /** Balances of the users that have an account (valid uuids only). */
   async balances(userIds: string[]): Promise<Map<string, bigint>> {

@@ -1,4 +1,4 @@
-import type { WriteBatcher } from './billing-batcher';
+import type { WriteBatcher } from '../database/write-batcher';
 import {
   reserveBatcher,
   ReserveOutcome,
@@ -7,7 +7,7 @@ import {
   SettleOutcome,
   SettleRow,
 } from './billing-batches';
-import type { BillingDatabase } from './billing-database';
+import type { SqlDatabase } from '../database/sql-database';
 import { EXPIRED_RESERVATIONS_SQL, REFUND_SQL } from './billing.sql';
 import { type Hold, parseRate } from './pricing';
 
@@ -21,7 +21,7 @@ export class ReservationsRepository {
   private readonly settles: WriteBatcher<SettleRow, SettleOutcome>;
 
   constructor(
-    private readonly db: BillingDatabase,
+    private readonly db: SqlDatabase,
     synchronousCommit: boolean,
     onBatch?: (statement: 'reserve' | 'settle', rows: number) => void,
   ) {
@@ -41,11 +41,13 @@ export class ReservationsRepository {
 
   /** The hold of an open reservation (its credits and snapshot rates), or undefined. */
   async openHold(requestId: string): Promise<Hold | undefined> {
-    const rows = await this.db.query<{ amount: string; input_rate: string; output_rate: string }>(
+    // Named: a queued task's settle (on a worker, not the process that reserved) reads it every time.
+    const rows = (await this.db.run(
+      'le_reservations_open_hold',
       `SELECT amount::text AS amount, input_rate::text AS input_rate, output_rate::text AS output_rate
        FROM reservations WHERE request_id = $1 AND status = 'open'`,
       [requestId],
-    );
+    )) as { amount: string; input_rate: string; output_rate: string }[];
     const row = rows[0];
     if (!row) return undefined;
     return {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
-import { sqlState } from './billing-batcher';
+import { sqlState } from '../database/write-batcher';
 import { LedgerRepository, TopUpRow } from './ledger.repository';
 import { UUID } from './ledger.service';
 

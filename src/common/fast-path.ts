@@ -42,7 +42,7 @@ const DIGITS = /^\d{1,15}$/;
 const FIRST_NON_BLANK = /^[\x20\x09\x0a\x0d]*([^\x20\x09\x0a\x0d]|$)/;
 
 /**
- * A lean path for the hot POST routes (completions, chat, embeddings), in front of express.
+ * A lean path for the hot POST routes (completions, chat, embeddings, queued submits), in front of express.
  * Nest's router, guard and middleware chain cost ≈ 100–150 µs of CPU per request here (bench/),
  * more than everything else the platform does for a request. The fast path does the same steps
  * in the same order with the same components — request id and log line, metrics, JSON body

@@ -5,6 +5,7 @@ import { PGliteInstance } from 'typeorm-pglite/dist/pglite-instance';
 import { AppConfig } from '../config/app-config';
 import { buildDataSourceOptions } from './data-source';
 import { runMigrationsLocked } from './migrate';
+import { SqlDatabase } from './sql-database';
 
 /** Closes the data source, then the embedded database (PGlite's singleton outlives destroy()). */
 @Injectable()
@@ -46,6 +47,7 @@ export async function closeEmbeddedDatabase(): Promise<void> {
       },
     }),
   ],
-  providers: [DatabaseShutdown],
+  providers: [DatabaseShutdown, SqlDatabase],
+  exports: [SqlDatabase],
 })
 export class DatabaseModule {}

@@ -1,18 +1,42 @@
 import { InjectQueue } from '@nestjs/bull';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bull';
+import { WriteBatcher } from '../database/write-batcher';
 import { TASKS_QUEUE } from './queue.constants';
 import type { TaskJobData } from './task.types';
 
-/** The Bull side of tasks: one job per task, job id = task id, so adding again is a no-op. */
+/** Most jobs in one MULTI. */
+const MAX_ADD_BATCH = 256;
+
+/**
+ * The Bull side of tasks: one job per task, job id = task id, so adding again is a no-op.
+ * Concurrent adds go out as one MULTI (Bull's addBulk, the queue's default job options included).
+ */
 @Injectable()
 export class TaskJobs {
   private readonly logger = new Logger(TaskJobs.name);
+  private readonly adds = new WriteBatcher<string, Error | null>((ids) => this.addBatch(ids), {
+    maxBatch: MAX_ADD_BATCH,
+    sortKey: (id) => id,
+  });
 
   constructor(@InjectQueue(TASKS_QUEUE) private readonly queue: Queue<TaskJobData>) {}
 
   async enqueue(taskId: string): Promise<void> {
-    await this.queue.add({ taskId }, { jobId: taskId });
+    const failed = await this.adds.submit(taskId);
+    if (failed) throw failed;
+  }
+
+  /** addBulk resolves even when a script in the MULTI failed: such a job comes back without an id. */
+  private async addBatch(ids: string[]): Promise<(Error | null)[]> {
+    const jobs = await this.queue.addBulk(
+      ids.map((taskId) => ({ data: { taskId }, opts: { jobId: taskId } })),
+    );
+    return ids.map((id, i) =>
+      jobs[i]?.id === undefined || jobs[i]?.id === null
+        ? new Error(`Redis did not add the job of task ${id}`)
+        : null,
+    );
   }
 
   /** Removes a job that hasn't started (cancel); a running or missing one is left alone. */

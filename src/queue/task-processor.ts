@@ -179,10 +179,10 @@ export class TaskProcessor {
   /**
    * The task's owner as the core expects it: the model was checked against the key at submit (and
    * the request counted against its rpm then); the tokens it uses count against the key's
-   * tokens-per-minute limit as it is now, as a synchronous request's do.
+   * tokens-per-minute limit as it is now (at most AUTH_CACHE_TTL_MS old), as a synchronous request's do.
    */
   private async principalOf(task: Task): Promise<Principal> {
-    const key = task.keyId ? await this.auth.getKey(task.keyId).catch(() => undefined) : undefined;
+    const key = task.keyId ? await this.auth.getKeyCached(task.keyId).catch(() => undefined) : undefined;
     return {
       userId: task.userId,
       keyId: task.keyId ?? '',

@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { CompletionRequest } from '../completions/completion.types';
+import { SqlDatabase } from '../database/sql-database';
+import { WriteBatcher } from '../database/write-batcher';
 import type { Task, TaskStatus, TaskUsage } from './task.types';
 
 interface TaskRecord {
@@ -41,6 +43,26 @@ export interface NewTask {
   requestHash: string | null;
 }
 
+/** Most tasks in one INSERT. */
+const MAX_INSERT_BATCH = 256;
+
+/**
+ * New tasks from arrays of equal length; a row whose (user, idempotency key) is taken — by an
+ * earlier task or one earlier in the same batch — is skipped. Ids are uuids, so `id::text` is the
+ * id as the caller wrote it (lowercase).
+ */
+const INSERT_TASKS = {
+  name: 'le_tasks_insert',
+  text: `WITH i AS (
+      INSERT INTO tasks (id, user_id, key_id, model, request, credits_reserved, webhook_url,
+                         idempotency_key, request_hash)
+      SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::jsonb[], $6::bigint[],
+                           $7::text[], $8::text[], $9::text[])
+      ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+      RETURNING id, created_at)
+    SELECT id::text AS id, created_at FROM i`,
+};
+
 export interface TaskOutcome {
   result: string;
   usage: TaskUsage;
@@ -56,53 +78,67 @@ export interface TaskOutcome {
  */
 @Injectable()
 export class TasksStore {
-  constructor(@Inject(DataSource) private readonly db: DataSource) {}
+  private readonly inserts = new WriteBatcher<NewTask, Date | null>((tasks) => this.insertBatch(tasks), {
+    maxBatch: MAX_INSERT_BATCH,
+    sortKey: (t) => t.userId,
+  });
 
-  /** Inserts a task; with an idempotency key already used by the user, returns that task instead. */
+  constructor(
+    @Inject(DataSource) private readonly db: DataSource,
+    private readonly sql: SqlDatabase,
+  ) {}
+
+  /**
+   * Inserts a task; with an idempotency key already used by the user, returns that task instead.
+   * Concurrent submits go out as one INSERT (WriteBatcher): one round trip for many tasks.
+   */
   async insert(t: NewTask): Promise<{ task: Task; inserted: boolean }> {
-    const inserted = await this.rows(
-      `WITH i AS (
-         INSERT INTO tasks (id, user_id, key_id, model, request, credits_reserved, webhook_url,
-                            idempotency_key, request_hash)
-         VALUES ($1, $2, $3, $4, $5::jsonb, $6::bigint, $7, $8, $9)
-         ON CONFLICT (user_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-         RETURNING *)
-       SELECT ${COLUMNS} FROM i`,
-      [
-        t.id,
-        t.userId,
-        t.keyId,
-        t.request.model,
-        JSON.stringify(t.request),
-        t.creditsReserved.toString(),
-        t.webhookUrl,
-        t.idempotencyKey,
-        t.requestHash,
-      ],
-    );
-    if (inserted[0]) return { task: inserted[0], inserted: true };
+    const createdAt = await this.inserts.submit(t);
+    if (createdAt) return { task: newTask(t, createdAt), inserted: true };
     const existing = t.idempotencyKey ? await this.findByIdempotencyKey(t.userId, t.idempotencyKey) : null;
     if (!existing) throw new Error(`task insert conflicted but no task holds key for user ${t.userId}`);
     return { task: existing, inserted: false };
   }
 
+  /** One INSERT for a batch of new tasks: each one's created_at, or null where its idempotency key was taken. */
+  private async insertBatch(tasks: NewTask[]): Promise<(Date | null)[]> {
+    const rows = (await this.sql.run(INSERT_TASKS.name, INSERT_TASKS.text, [
+      tasks.map((t) => t.id),
+      tasks.map((t) => t.userId),
+      tasks.map((t) => t.keyId),
+      tasks.map((t) => t.request.model),
+      tasks.map((t) => JSON.stringify(t.request)),
+      tasks.map((t) => t.creditsReserved.toString()),
+      tasks.map((t) => t.webhookUrl),
+      tasks.map((t) => t.idempotencyKey),
+      tasks.map((t) => t.requestHash),
+    ])) as { id: string; created_at: Date | string }[];
+    const created = new Map(rows.map((r) => [r.id, toDate(r.created_at)]));
+    return tasks.map((t) => created.get(t.id) ?? null);
+  }
+
   async findByIdempotencyKey(userId: string, key: string): Promise<Task | null> {
-    const rows = await this.rows(`SELECT ${COLUMNS} FROM tasks WHERE user_id = $1 AND idempotency_key = $2`, [
-      userId,
-      key,
-    ]);
+    const rows = await this.rows(
+      'by_key',
+      `SELECT ${COLUMNS} FROM tasks WHERE user_id = $1 AND idempotency_key = $2`,
+      [userId, key],
+    );
     return rows[0] ?? null;
   }
 
   async find(id: string): Promise<Task | null> {
-    return (await this.rows(`SELECT ${COLUMNS} FROM tasks WHERE id = $1`, [id]))[0] ?? null;
+    return (await this.rows('find', `SELECT ${COLUMNS} FROM tasks WHERE id = $1`, [id]))[0] ?? null;
   }
 
   /** The task if it belongs to the user; another user's task is indistinguishable from none. */
   async findForUser(id: string, userId: string): Promise<Task | null> {
     return (
-      (await this.rows(`SELECT ${COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2`, [id, userId]))[0] ??
-      null
+      (
+        await this.rows('find_for_user', `SELECT ${COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2`, [
+          id,
+          userId,
+        ])
+      )[0] ?? null
     );
   }
 
@@ -112,6 +148,7 @@ export class TasksStore {
    */
   async claim(id: string, worker: string, leaseMs: number): Promise<Task | null> {
     const rows = await this.rows(
+      'claim',
       `WITH u AS (
          UPDATE tasks SET status = 'processing', attempts = attempts + 1, worker = $2,
            lease_expires_at = now() + $3::int * interval '1 millisecond', started_at = COALESCE(started_at, now())
@@ -125,7 +162,8 @@ export class TasksStore {
 
   /** Extends the lease; false when the task was cancelled or taken over (the worker must stop). */
   async renewLease(id: string, fence: number, leaseMs: number): Promise<boolean> {
-    const rows = await this.db.query(
+    const rows = await this.sql.run(
+      'le_tasks_renew',
       `WITH u AS (
          UPDATE tasks SET lease_expires_at = now() + $3::int * interval '1 millisecond'
          WHERE id = $1 AND attempts = $2 AND status = 'processing' RETURNING id)
@@ -137,7 +175,8 @@ export class TasksStore {
 
   /** Gives a task back to the queue (retry after a host failure, or this worker shutting down). */
   async release(id: string, fence: number): Promise<boolean> {
-    const rows = await this.db.query(
+    const rows = await this.sql.run(
+      'le_tasks_release',
       `WITH u AS (
          UPDATE tasks SET status = 'queued', lease_expires_at = NULL, worker = NULL
          WHERE id = $1 AND attempts = $2 AND status = 'processing' RETURNING id)
@@ -153,6 +192,7 @@ export class TasksStore {
    */
   async complete(id: string, fence: number, outcome: TaskOutcome): Promise<Task | null> {
     const rows = await this.rows(
+      'complete',
       `WITH u AS (
          UPDATE tasks SET status = CASE WHEN status = 'processing' THEN 'completed' ELSE status END,
            result = $3, usage = $4::jsonb, credits = $5::bigint, host_id = $6, host_name = $7,
@@ -176,6 +216,7 @@ export class TasksStore {
   /** Final failure; the caller refunds and then closes the reservation. */
   async fail(id: string, fence: number, error: string): Promise<Task | null> {
     const rows = await this.rows(
+      'fail',
       `WITH u AS (
          UPDATE tasks SET status = 'failed', error = $3, lease_expires_at = NULL, finished_at = now()
          WHERE id = $1 AND attempts = $2 AND status = 'processing' RETURNING *)
@@ -276,8 +317,9 @@ export class TasksStore {
     return rows.length;
   }
 
-  private async rows(sql: string, params: unknown[]): Promise<Task[]> {
-    const records: TaskRecord[] = await this.db.query(sql, params);
+  /** A hot statement by primary key: named, so each connection parses and plans it once. */
+  private async rows(name: string, sql: string, params: unknown[]): Promise<Task[]> {
+    const records = (await this.sql.run(`le_tasks_${name}`, sql, params)) as TaskRecord[];
     return records.map(toTask);
   }
 }
@@ -304,6 +346,32 @@ function toTask(r: TaskRecord): Task {
     createdAt: toDate(r.created_at),
     startedAt: r.started_at === null ? null : toDate(r.started_at),
     finishedAt: r.finished_at === null ? null : toDate(r.finished_at),
+  };
+}
+
+/** A task as its INSERT wrote it (the column defaults), without reading it back. */
+function newTask(t: NewTask, createdAt: Date): Task {
+  return {
+    id: t.id,
+    userId: t.userId,
+    keyId: t.keyId,
+    model: t.request.model,
+    request: t.request,
+    status: 'queued',
+    result: null,
+    error: null,
+    usage: null,
+    creditsReserved: t.creditsReserved,
+    credits: null,
+    reservationOpen: true,
+    attempts: 0,
+    hostName: null,
+    webhookUrl: t.webhookUrl,
+    idempotencyKey: t.idempotencyKey,
+    requestHash: t.requestHash,
+    createdAt,
+    startedAt: null,
+    finishedAt: null,
   };
 }
 

@@ -1,7 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { getQueueToken } from '@nestjs/bull';
+import type { Queue } from 'bull';
+import { SqlDatabase } from '../../src/database/sql-database';
 import { HostsService } from '../../src/hosts/hosts.service';
+import { TASKS_QUEUE } from '../../src/queue/queue.constants';
+import { TaskJobs } from '../../src/queue/task-jobs';
 import { TaskMaintenance } from '../../src/queue/task-maintenance';
+import { TasksStore } from '../../src/queue/tasks.store';
 import { verifyWebhookSignature } from '../../src/queue/webhook-signature';
 import { RedisService } from '../../src/redis/redis.service';
 import { FakeHost, startFakeOllama } from '../fakes';
@@ -322,6 +329,84 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
     // Done once: a second pass finds nothing owed for it.
     await cluster.api.app.get(TaskMaintenance).refundOrphans();
     expect((await ledgerOf(cluster.api, id)).map((e) => e.kind)).toEqual(['reserve', 'refund']);
+  });
+
+  it('writes the tasks of concurrent submits with one INSERT; one key used twice in it still makes one task', async () => {
+    await cluster.closeWorkers();
+    const store = cluster.api.app.get(TasksStore);
+    const sql = cluster.api.app.get(SqlDatabase);
+    const statements: string[] = [];
+    const run = sql.run;
+    (sql as { run: typeof run }).run = (name, text, values) => (
+      statements.push(name),
+      run(name, text, values)
+    );
+    const key = `batch-${cluster.prefix}`;
+    const task = (content: string, idempotencyKey: string | null) => ({
+      id: randomUUID(),
+      userId: alice.userId,
+      keyId: null,
+      request: {
+        kind: 'chat' as const,
+        model: 'qwen2',
+        messages: [{ role: 'user' as const, content }],
+        maxTokens: 5,
+        stream: false,
+      },
+      creditsReserved: 7n,
+      webhookUrl: null,
+      idempotencyKey,
+      requestHash: idempotencyKey ? 'h' : null,
+    });
+    const batch = [task('a', null), task('b', key), task('c', null), task('d', key), task('e', null)];
+    let stored: Awaited<ReturnType<TasksStore['insert']>>[];
+    try {
+      stored = await Promise.all(batch.map((t) => store.insert(t)));
+    } finally {
+      (sql as { run: typeof run }).run = run;
+    }
+    expect(statements.filter((n) => n === 'le_tasks_insert')).toHaveLength(1);
+    expect(stored.map((s) => s.inserted)).toEqual([true, true, true, false, true]);
+    // The second use of the key gets the first task, as read back from the table.
+    expect(stored[3]!.task.id).toBe(batch[1]!.id);
+    for (const [i, s] of stored.entries()) {
+      if (!s.inserted) continue;
+      const row = await store.find(batch[i]!.id);
+      expect(row).toEqual({ ...s.task, request: batch[i]!.request });
+      expect(row).toMatchObject({
+        status: 'queued',
+        attempts: 0,
+        creditsReserved: 7n,
+        reservationOpen: true,
+      });
+    }
+    // No hold, no job: not tasks anybody should run.
+    for (const s of stored) if (s.inserted) await store.abandon(s.task.id, 'test');
+  });
+
+  it("adds the jobs of concurrent submits with one MULTI, each with the queue's job options", async () => {
+    const queue = cluster.api.app.get<Queue>(getQueueToken(TASKS_QUEUE), { strict: false });
+    const jobs = cluster.api.app.get(TaskJobs);
+    const addBulk = queue.addBulk.bind(queue);
+    const calls: number[] = [];
+    queue.addBulk = (list) => (calls.push(list.length), addBulk(list));
+    const ids = Array.from({ length: 6 }, () => randomUUID());
+    try {
+      await Promise.all(ids.map((id) => jobs.enqueue(id)));
+    } finally {
+      queue.addBulk = addBulk;
+    }
+    expect(calls).toEqual([6]);
+    for (const id of ids) {
+      const job = await queue.getJob(id);
+      expect(job?.data).toEqual({ taskId: id });
+      expect(job?.opts).toMatchObject({
+        jobId: id,
+        attempts: 2,
+        backoff: { type: 'exponential', delay: 50 },
+      });
+      await jobs.discard(id);
+    }
   });
 
   it('exports queue depth and task events on /metrics', async () => {

@@ -1,4 +1,4 @@
-import { WriteBatcher } from '../../src/billing/billing-batcher';
+import { WriteBatcher } from '../../src/database/write-batcher';
 
 /** A statement that records each batch and answers when released. */
 function fakeStatement(fail: (items: string[]) => Error | undefined = () => undefined) {

@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
-import type { RunStatement } from './billing-batches';
 
 /** The part of pg's Pool used for named (prepared) statements. */
 interface NamedQueryPool {
@@ -11,9 +10,15 @@ interface NamedQueryPool {
 /** One statement inside a transaction. */
 export type TransactionQuery = (text: string, values: unknown[]) => Promise<unknown[]>;
 
-/** How the billing repositories reach the database (PostgreSQL through pg, or embedded PGlite). */
+/** Sends one statement; `name` lets PostgreSQL keep it prepared per connection. */
+export type RunStatement = (name: string, text: string, values: unknown[]) => Promise<unknown[]>;
+
+/**
+ * Raw SQL for the hot repositories (billing, tasks): named statements straight on pg's pool,
+ * without a TypeORM query runner per statement (PostgreSQL), or through the DataSource (PGlite).
+ */
 @Injectable()
-export class BillingDatabase {
+export class SqlDatabase {
   constructor(
     @Inject(DataSource) private readonly db: DataSource,
     private readonly config: AppConfig,
