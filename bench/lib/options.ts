@@ -16,6 +16,8 @@ export interface BenchOptions {
   holdSeconds: number;
   /** Scenario 5. */
   queuedTasks: number;
+  /** Submitted and drained before the measured tasks (warm-up). */
+  queuedWarmupTasks: number;
   queueWaitSeconds: number;
   /** Scenario ids to run (default all). */
   only: Set<string> | null;
@@ -65,6 +67,7 @@ export function readOptions(argv: string[]): BenchOptions {
     slowTokenDelayMs: 250,
     holdSeconds: quick ? 2 : 5,
     queuedTasks: quick ? 200 : 1000,
+    queuedWarmupTasks: quick ? 50 : 200,
     queueWaitSeconds: quick ? 30 : 120,
     only: values.only ? new Set(values.only.split(',').map((s) => s.trim())) : null,
     profile: values.profile === true,

@@ -44,7 +44,12 @@ export async function queueRouteExists(peer: Peer): Promise<boolean> {
   return res.status !== 404;
 }
 
-async function submitAndDrain(peer: Peer, workerPid: number, options: BenchOptions): Promise<Outcome> {
+async function submitAndDrain(
+  peer: Peer,
+  workerPid: number,
+  options: BenchOptions,
+  tasks = options.queuedTasks,
+): Promise<Outcome> {
   const pool = new Pool(peer.baseUrl, { connections: SUBMIT_CONNECTIONS + POLL_BATCH, pipelining: 1 });
   const headers = { 'content-type': 'application/json', ...peer.headers };
   const body = queuedBody(CHUNKS);
@@ -56,7 +61,7 @@ async function submitAndDrain(peer: Peer, workerPid: number, options: BenchOptio
   const started = Date.now();
   let next = 0;
   const submitter = async () => {
-    while (next < options.queuedTasks) {
+    while (next < tasks) {
       next++;
       const res = await pool.request({ method: 'POST', path: QUEUE_PATH, headers, body });
       const text = await res.body.text();
@@ -104,7 +109,7 @@ async function submitAndDrain(peer: Peer, workerPid: number, options: BenchOptio
     notes.push(`${pending.length} tasks still unfinished after ${options.queueWaitSeconds} s`);
   return {
     figures: {
-      tasks: options.queuedTasks,
+      tasks,
       submit_rate: ids.length / (submitMs / 1000),
       completion_rate: completed / (drainMs / 1000),
       completed,
@@ -120,7 +125,8 @@ async function submitAndDrain(peer: Peer, workerPid: number, options: BenchOptio
 }
 
 /**
- * Scenario 5: submit `queuedTasks` through 16 connections (submit rate), while one worker process
+ * Scenario 5: after `queuedWarmupTasks` submitted and drained the same way (not measured),
+ * submit `queuedTasks` through 16 connections (submit rate), while one worker process
  * drains them (completion rate = completed / time from the first submit to the last completion seen).
  */
 export async function queuedCompletions(
@@ -132,6 +138,10 @@ export async function queuedCompletions(
   if (!peer) return unavailable('platform not running');
   if (!(await queueRouteExists(peer))) return unavailable(`not available: POST ${QUEUE_PATH} answers 404`);
   const worker = await startWorker();
+  // Warm-up, as every other measurement has: the submit and worker paths are compiled and the
+  // pools filled before the measured tasks; these are drained before the window opens.
+  const warm = await submitAndDrain(peer, worker.pid, options, options.queuedWarmupTasks);
+  if (warm.figures.unfinished) log(`    warm-up: ${warm.figures.unfinished} tasks unfinished`);
   const outcome = await submitAndDrain(peer, worker.pid, options);
   log(`    platform: ${JSON.stringify(outcome.figures)}`);
   const result = unavailable('');
