@@ -59,6 +59,20 @@ export const SETTLE_BATCH_SQL = `
     $9::text[], $10::text[], $11::text[], $12::text[], $13::integer[], $14::integer[], $15::text[],
     $16::text[])`;
 
+/**
+ * The hold of a request's open reservation beside another table's row: a LEFT JOIN on
+ * `reservations h` and its columns (hold_amount, hold_input_rate, hold_output_rate; null when
+ * nothing is open), read with `holdOfRow` (reservations.repository.ts). `requestId` is the SQL
+ * expression of the request id as text.
+ */
+export function openHoldJoin(requestId: string): { columns: string; join: string } {
+  return {
+    columns: `h.amount::text AS hold_amount, h.input_rate::text AS hold_input_rate,
+      h.output_rate::text AS hold_output_rate`,
+    join: `LEFT JOIN reservations h ON h.request_id = ${requestId} AND h.status = 'open'`,
+  };
+}
+
 /** $1 request id. Returns the whole hold of an open reservation; a repeat does nothing. */
 export const REFUND_SQL = `
   WITH r AS (

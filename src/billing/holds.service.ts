@@ -154,6 +154,14 @@ export class HoldsService implements BeforeApplicationShutdown {
   }
 
   /**
+   * The hold of a reservation made in another process, as its settler read it with its own
+   * statement (a queued task's worker reads it with the claim): the settle need not read it again.
+   */
+  adoptHold(requestId: string, hold: Hold): void {
+    remember(this.ownHolds, requestId, hold);
+  }
+
+  /**
    * True when the user's balance after their last hold in this process, less the holds this
    * process has sent since and not yet seen return, covers `credits`. Ask before calling
    * reserve(). Then the reserve cannot be short because of this process: only spending elsewhere

@@ -8,7 +8,7 @@ import {
   SettleRow,
 } from './billing-batches';
 import type { SqlDatabase } from '../database/sql-database';
-import { EXPIRED_RESERVATIONS_SQL, REFUND_SQL } from './billing.sql';
+import { EXPIRED_RESERVATIONS_SQL, openHoldJoin, REFUND_SQL } from './billing.sql';
 import { type Hold, parseRate } from './pricing';
 
 /**
@@ -41,19 +41,13 @@ export class ReservationsRepository {
 
   /** The hold of an open reservation (its credits and snapshot rates), or undefined. */
   async openHold(requestId: string): Promise<Hold | undefined> {
-    // Named: a queued task's settle (on a worker, not the process that reserved) reads it every time.
+    const hold = openHoldJoin('$1');
     const rows = (await this.db.run(
       'le_reservations_open_hold',
-      `SELECT amount::text AS amount, input_rate::text AS input_rate, output_rate::text AS output_rate
-       FROM reservations WHERE request_id = $1 AND status = 'open'`,
+      `SELECT ${hold.columns} FROM (SELECT 1) one ${hold.join}`,
       [requestId],
-    )) as { amount: string; input_rate: string; output_rate: string }[];
-    const row = rows[0];
-    if (!row) return undefined;
-    return {
-      credits: BigInt(row.amount),
-      rate: { input: parseRate(row.input_rate), output: parseRate(row.output_rate) },
-    };
+    )) as OpenHoldRow[];
+    return rows[0] ? holdOfRow(rows[0]) : undefined;
   }
 
   /** Returns the whole hold of an open reservation (+R); undefined when it was not open. */
@@ -90,4 +84,21 @@ export class ReservationsRepository {
     );
     return rows.length > 0;
   }
+}
+
+/** The columns of `openHoldJoin` in a row. */
+export interface OpenHoldRow {
+  hold_amount: string | null;
+  hold_input_rate: string | null;
+  hold_output_rate: string | null;
+}
+
+/** The hold those columns describe; undefined when no reservation was open. */
+export function holdOfRow(row: OpenHoldRow): Hold | undefined {
+  if (row.hold_amount === null || row.hold_input_rate === null || row.hold_output_rate === null)
+    return undefined;
+  return {
+    credits: BigInt(row.hold_amount),
+    rate: { input: parseRate(row.hold_input_rate), output: parseRate(row.hold_output_rate) },
+  };
 }

@@ -12,7 +12,7 @@ import { AppConfig } from '../config/app-config';
 import { QueueMetrics } from './queue-metrics';
 import { RunningTasks, TaskStopped } from './running-tasks';
 import type { Task, TaskJobData } from './task.types';
-import { TasksStore } from './tasks.store';
+import { type ClaimedTask, TasksStore } from './tasks.store';
 import { WebhookService } from './webhook.service';
 
 /** Marks a run given back to the queue, so Bull retries it later (backoff) or reruns it (stall). */
@@ -77,8 +77,11 @@ export class TaskProcessor {
   }
 
   private async run(job: Job<TaskJobData>): Promise<void> {
-    const task = await this.claim(job.data.taskId);
-    if (!task) return;
+    const claimed = await this.claim(job.data.taskId);
+    if (!claimed) return;
+    const { task, hold } = claimed;
+    // Read with the claim: the settle need not read the reservation again.
+    if (hold) this.holds.adoptHold(task.id, hold);
     const controller = this.running.start(task.id);
     const heartbeat = setInterval(() => void this.renew(task, controller), Math.max(50, this.leaseMs / 3));
     let result: RunResult;
@@ -117,7 +120,7 @@ export class TaskProcessor {
    * Claims the task. When another worker holds a live lease (Bull reran a job whose worker only
    * looked stalled), waits until that worker finishes or its lease runs out.
    */
-  private async claim(taskId: string): Promise<Task | null> {
+  private async claim(taskId: string): Promise<ClaimedTask | null> {
     for (;;) {
       const claimed = await this.store.claim(taskId, this.workerId, this.leaseMs);
       if (claimed) return claimed;

@@ -1,5 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { openHoldJoin } from '../billing/billing.sql';
+import type { Hold } from '../billing/pricing';
+import { holdOfRow, type OpenHoldRow } from '../billing/reservations.repository';
 import type { CompletionRequest } from '../completions/completion.types';
 import { SqlDatabase } from '../database/sql-database';
 import { WriteBatcher } from '../database/write-batcher';
@@ -41,6 +44,12 @@ export interface NewTask {
   webhookUrl: string | null;
   idempotencyKey: string | null;
   requestHash: string | null;
+}
+
+/** A claimed task, with its reservation's hold read in the same statement (undefined: none open). */
+export interface ClaimedTask {
+  task: Task;
+  hold: Hold | undefined;
 }
 
 /** Most tasks in one INSERT. */
@@ -146,18 +155,20 @@ export class TasksStore {
    * Takes a task for processing: a queued one, or one whose previous worker stopped renewing its
    * lease (killed). Returns the task with its new fencing token, or null if someone else has it.
    */
-  async claim(id: string, worker: string, leaseMs: number): Promise<Task | null> {
-    const rows = await this.rows(
-      'claim',
+  async claim(id: string, worker: string, leaseMs: number): Promise<ClaimedTask | null> {
+    const hold = openHoldJoin('t.id::text');
+    const records = (await this.sql.run(
+      'le_tasks_claim',
       `WITH u AS (
          UPDATE tasks SET status = 'processing', attempts = attempts + 1, worker = $2,
            lease_expires_at = now() + $3::int * interval '1 millisecond', started_at = COALESCE(started_at, now())
          WHERE id = $1 AND (status = 'queued' OR (status = 'processing' AND lease_expires_at < now()))
          RETURNING *)
-       SELECT ${COLUMNS} FROM u`,
+       SELECT t.*, ${hold.columns} FROM (SELECT ${COLUMNS} FROM u) t ${hold.join}`,
       [id, worker, leaseMs],
-    );
-    return rows[0] ?? null;
+    )) as (TaskRecord & OpenHoldRow)[];
+    const record = records[0];
+    return record ? { task: toTask(record), hold: holdOfRow(record) } : null;
   }
 
   /** Extends the lease; false when the task was cancelled or taken over (the worker must stop). */

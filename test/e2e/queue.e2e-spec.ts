@@ -111,6 +111,34 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
     expect(chatsOf(good)).toBe(1);
   });
 
+  it('reads the hold with the claim: the settle makes no read of its own and charges exactly', async () => {
+    const sql = (await worker()).app.get(SqlDatabase);
+    const run = sql.run;
+    const statements: string[] = [];
+    (sql as { run: typeof run }).run = (name, text, values) => (
+      statements.push(name),
+      run(name, text, values)
+    );
+    try {
+      const content = 'Hold on';
+      const id = await submitOk(cluster.api, alice.key, ask('qwen2', content));
+      const done = await waitForStatus(cluster.api, alice.key, id, ['completed', 'failed']);
+      const usage = done.usage as { input_tokens: number; output_tokens: number };
+      const cost = credits(QWEN2, usage.input_tokens, usage.output_tokens);
+      expect(BigInt(done.credits as number)).toBe(cost);
+      const reserved = credits(QWEN2, [...content].length, 100);
+      expect(await ledgerOf(cluster.api, id)).toEqual([
+        { kind: 'reserve', amount: -reserved },
+        { kind: 'settle', amount: reserved - cost },
+      ]);
+    } finally {
+      (sql as { run: typeof run }).run = run;
+    }
+    expect(statements).toContain('le_tasks_claim');
+    expect(statements).toContain('le_tasks_complete');
+    expect(statements).not.toContain('le_reservations_open_hold');
+  });
+
   it('asks the backend for JSON with output_format "json"', async () => {
     await worker();
     const id = await submitOk(cluster.api, alice.key, ask('qwen2', 'Give JSON', { output_format: 'json' }));
