@@ -120,16 +120,21 @@ export function setupDocs(app: INestApplication, document: OpenAPIObject): void 
     // No online validator badge (validator.swagger.io): the page works with no network.
     swaggerOptions: { persistAuthorization: true, validatorUrl: null },
   });
-  const redocBundle = readFileSync(resolvePackageFile('redoc/bundles/redoc.standalone.js'), 'utf8')
-    .split(REDOC_LOGO_CDN)
-    .join(REDOC_LOGO_PATH);
+  // Read on first use (≈ 2 MB that a process serving only the API never needs to hold).
+  let redocBundle: Buffer | undefined;
+  const bundle = () =>
+    (redocBundle ??= Buffer.from(
+      readFileSync(resolvePackageFile('redoc/bundles/redoc.standalone.js'), 'utf8')
+        .split(REDOC_LOGO_CDN)
+        .join(REDOC_LOGO_PATH),
+    ));
   const http = app.getHttpAdapter();
   http.get('/redoc', (_req: Request, res: Response) => {
     res.type('html').send(REDOC_PAGE);
   });
   http.get('/redoc/redoc.standalone.js', (_req: Request, res: Response) => {
     res.type('application/javascript').setHeader('Cache-Control', 'public, max-age=86400');
-    res.send(redocBundle);
+    res.send(bundle());
   });
   http.get('/redoc/init.js', (_req: Request, res: Response) => {
     res.type('application/javascript').send(REDOC_INIT);
