@@ -61,7 +61,7 @@ const MAX_INSERT_BATCH = 256;
  * id as the caller wrote it (lowercase).
  */
 const INSERT_TASKS = {
-  name: 'le_tasks_insert',
+  statement: 'le_tasks_insert',
   text: `WITH i AS (
       INSERT INTO tasks (id, user_id, key_id, model, request, credits_reserved, webhook_url,
                          idempotency_key, request_hash)
@@ -111,7 +111,7 @@ export class TasksStore {
 
   /** One INSERT for a batch of new tasks: each one's created_at, or null where its idempotency key was taken. */
   private async insertBatch(tasks: NewTask[]): Promise<(Date | null)[]> {
-    const rows = (await this.sql.run(INSERT_TASKS.name, INSERT_TASKS.text, [
+    const rows = (await this.sql.run(INSERT_TASKS.statement, INSERT_TASKS.text, [
       tasks.map((t) => t.id),
       tasks.map((t) => t.userId),
       tasks.map((t) => t.keyId),
