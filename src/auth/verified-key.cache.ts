@@ -43,7 +43,7 @@ export class VerifiedKeyCache {
 
   set(digest: string, value: VerifiedKey): void {
     if (this.ttlMs <= 0) return;
-    if (this.entries.size >= MAX_ENTRIES) this.evictOldest();
+    if (this.entries.size >= MAX_ENTRIES) evictOldest(this.entries);
     this.entries.delete(digest);
     this.entries.set(digest, { ...value, until: this.clock.now() + this.ttlMs });
   }
@@ -64,10 +64,7 @@ export class VerifiedKeyCache {
 
   setRecord(record: ApiKeyRecord): void {
     if (this.ttlMs <= 0) return;
-    if (this.records.size >= MAX_ENTRIES) {
-      const oldest = this.records.keys().next();
-      if (!oldest.done) this.records.delete(oldest.value);
-    }
+    if (this.records.size >= MAX_ENTRIES) evictOldest(this.records);
     this.records.delete(record.id);
     this.records.set(record.id, { record, until: this.clock.now() + this.ttlMs });
   }
@@ -77,9 +74,10 @@ export class VerifiedKeyCache {
       if (entry.principal.userId === userId) this.entries.delete(digest);
     for (const [keyId, entry] of this.records) if (entry.record.userId === userId) this.records.delete(keyId);
   }
+}
 
-  private evictOldest(): void {
-    const oldest = this.entries.keys().next();
-    if (!oldest.done) this.entries.delete(oldest.value);
-  }
+/** Drops the entry set longest ago (Maps keep insertion order; a set re-inserts). */
+function evictOldest(map: Map<string, unknown>): void {
+  const oldest = map.keys().next();
+  if (!oldest.done) map.delete(oldest.value);
 }

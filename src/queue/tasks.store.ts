@@ -1,5 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { Injectable } from '@nestjs/common';
 import { openHoldJoin } from '../billing/billing.sql';
 import type { Hold } from '../billing/pricing';
 import { holdOfRow, type OpenHoldRow } from '../billing/reservations.repository';
@@ -92,10 +91,7 @@ export class TasksStore {
     sortKey: (t) => t.userId,
   });
 
-  constructor(
-    @Inject(DataSource) private readonly db: DataSource,
-    private readonly sql: SqlDatabase,
-  ) {}
+  constructor(private readonly sql: SqlDatabase) {}
 
   /**
    * Inserts a task; with an idempotency key already used by the user, returns that task instead.
@@ -242,7 +238,7 @@ export class TasksStore {
    * there was nothing to cancel. The lease is kept: a live worker still owns the refund.
    */
   async cancel(id: string, userId: string): Promise<{ previous: TaskStatus; task: Task } | null> {
-    const rows = await this.db.query(
+    const rows = await this.sql.query(
       `WITH p AS (SELECT id, status FROM tasks WHERE id = $1 AND user_id = $2 FOR UPDATE),
        u AS (
          UPDATE tasks t SET status = 'cancelled', finished_at = now()
@@ -262,7 +258,7 @@ export class TasksStore {
    * retried submit makes a new task. True when it was still queued.
    */
   async abandon(id: string, error: string): Promise<boolean> {
-    const rows = (await this.db.query(
+    const rows = (await this.sql.query(
       `WITH u AS (
          UPDATE tasks SET status = 'cancelled', error = $2, idempotency_key = NULL, request_hash = NULL,
                 finished_at = now()
@@ -275,12 +271,12 @@ export class TasksStore {
 
   /** Marks the reservation settled or refunded, so recovery stops looking at the task. */
   async closeReservation(id: string): Promise<void> {
-    await this.db.query(`UPDATE tasks SET reservation_open = false WHERE id = $1`, [id]);
+    await this.sql.query(`UPDATE tasks SET reservation_open = false WHERE id = $1`, [id]);
   }
 
   /** Tasks that should have a Bull job: queued ones, and processing ones whose worker died. */
   async idsNeedingJob(olderThanMs: number, limit: number): Promise<string[]> {
-    const rows: { id: string }[] = await this.db.query(
+    const rows: { id: string }[] = await this.sql.query(
       `SELECT id FROM tasks
        WHERE (status = 'queued' OR (status = 'processing' AND lease_expires_at < now()))
          AND created_at < now() - $1::int * interval '1 millisecond'
@@ -292,7 +288,7 @@ export class TasksStore {
 
   /** Failed or cancelled tasks whose reservation nobody alive will refund (crash in between). */
   async idsOwingRefund(limit: number): Promise<string[]> {
-    const rows: { id: string }[] = await this.db.query(
+    const rows: { id: string }[] = await this.sql.query(
       `SELECT id FROM tasks
        WHERE reservation_open AND status IN ('failed', 'cancelled')
          AND (lease_expires_at IS NULL OR lease_expires_at < now())
@@ -305,7 +301,7 @@ export class TasksStore {
   /** Which of these ids are tasks (the rest are holds whose task was never inserted). */
   async existing(ids: string[]): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
-    const rows: { id: string }[] = await this.db.query(
+    const rows: { id: string }[] = await this.sql.query(
       `SELECT id::text AS id FROM tasks WHERE id::text = ANY($1)`,
       [ids],
     );
@@ -314,7 +310,7 @@ export class TasksStore {
 
   /** Deletes finished tasks older than the retention; returns how many went. */
   async deleteFinishedBefore(hours: number, limit: number): Promise<number> {
-    const rows = await this.db.query(
+    const rows = await this.sql.query(
       `WITH d AS (
          DELETE FROM tasks WHERE id IN (
            SELECT id FROM tasks
@@ -328,7 +324,7 @@ export class TasksStore {
     return rows.length;
   }
 
-  /** A hot statement by primary key: named, so each connection parses and plans it once. */
+  /** A hot statement by a unique key: named, so each connection parses and plans it once. */
   private async rows(name: string, sql: string, params: unknown[]): Promise<Task[]> {
     const records = (await this.sql.run(`le_tasks_${name}`, sql, params)) as TaskRecord[];
     return records.map(toTask);

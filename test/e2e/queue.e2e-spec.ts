@@ -27,6 +27,14 @@ import {
 } from './queue-support';
 
 const QWEN2: [number, number] = [0.017, 0.027];
+
+/** Records the names of the named statements an app sends (they still run) until `stop()`. */
+function recordStatements(sql: SqlDatabase): { statements: string[]; stop: () => void } {
+  const run = sql.run;
+  const statements: string[] = [];
+  (sql as { run: typeof run }).run = (name, text, values) => (statements.push(name), run(name, text, values));
+  return { statements, stop: () => ((sql as { run: typeof run }).run = run) };
+}
 const SECRET = 'queue-test-secret';
 
 describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () => {
@@ -112,13 +120,7 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
   });
 
   it('reads the hold with the claim: the settle makes no read of its own and charges exactly', async () => {
-    const sql = (await worker()).app.get(SqlDatabase);
-    const run = sql.run;
-    const statements: string[] = [];
-    (sql as { run: typeof run }).run = (name, text, values) => (
-      statements.push(name),
-      run(name, text, values)
-    );
+    const { statements, stop } = recordStatements((await worker()).app.get(SqlDatabase));
     try {
       const content = 'Hold on';
       const id = await submitOk(cluster.api, alice.key, ask('qwen2', content));
@@ -132,7 +134,7 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
         { kind: 'settle', amount: reserved - cost },
       ]);
     } finally {
-      (sql as { run: typeof run }).run = run;
+      stop();
     }
     expect(statements).toContain('le_tasks_claim');
     expect(statements).toContain('le_tasks_complete');
@@ -362,13 +364,7 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
   it('writes the tasks of concurrent submits with one INSERT; one key used twice in it still makes one task', async () => {
     await cluster.closeWorkers();
     const store = cluster.api.app.get(TasksStore);
-    const sql = cluster.api.app.get(SqlDatabase);
-    const statements: string[] = [];
-    const run = sql.run;
-    (sql as { run: typeof run }).run = (name, text, values) => (
-      statements.push(name),
-      run(name, text, values)
-    );
+    const { statements, stop } = recordStatements(cluster.api.app.get(SqlDatabase));
     const key = `batch-${cluster.prefix}`;
     const task = (content: string, idempotencyKey: string | null) => ({
       id: randomUUID(),
@@ -391,7 +387,7 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
     try {
       stored = await Promise.all(batch.map((t) => store.insert(t)));
     } finally {
-      (sql as { run: typeof run }).run = run;
+      stop();
     }
     expect(statements.filter((n) => n === 'le_tasks_insert')).toHaveLength(1);
     expect(stored.map((s) => s.inserted)).toEqual([true, true, true, false, true]);
