@@ -29,6 +29,7 @@ import {
   Settlements,
 } from './request-settlement';
 import type { UsageStatus } from './usage-record.service';
+import type { AbortLike } from '../common/abort';
 
 export type { HostRef, RunContext } from './request-settlement';
 
@@ -110,7 +111,7 @@ export class CompletionsService {
   async run(
     request: CompletionRequest,
     principal: Principal,
-    signal: AbortSignal,
+    signal: AbortLike,
     options: RunOptions = {},
   ): Promise<CompletionHandle> {
     const started = performance.now();
@@ -195,7 +196,7 @@ export class CompletionsService {
   async complete(
     request: CompletionRequest,
     principal: Principal,
-    signal: AbortSignal,
+    signal: AbortLike,
     options: RunOptions = {},
   ): Promise<CompletedRun> {
     const handle = await this.run(request, principal, signal, options);
@@ -212,7 +213,7 @@ export class CompletionsService {
   async embed(
     request: EmbeddingRequest,
     principal: Principal,
-    signal: AbortSignal,
+    signal: AbortLike,
     source = 'openai',
   ): Promise<EmbeddingResult & { requestId: string; rateLimit?: RateLimitState }> {
     const started = performance.now();

@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { expectCompletionLog } from '../logging/request-log';
+import { Abort, type AbortLike } from '../common/abort';
 
-/** An AbortSignal that fires when the client goes away before the response has been sent. */
-export function abortOnDisconnect(req: IncomingMessage, res: ServerResponse): AbortController {
-  const controller = new AbortController();
+/** A signal that fires when the client goes away before the response has been sent (common/abort.ts). */
+export function abortOnDisconnect(req: IncomingMessage, res: ServerResponse): Abort {
+  const controller = new Abort();
   res.once('close', () => {
     if (!res.writableFinished) controller.abort(new Error('client disconnected'));
   });
@@ -18,7 +19,7 @@ export function abortOnDisconnect(req: IncomingMessage, res: ServerResponse): Ab
  * Pieces written in the same tick (tokens that arrived in one upstream read) leave in one
  * socket write: the response is corked until the next tick.
  */
-export async function write(res: ServerResponse, data: string, signal: AbortSignal): Promise<void> {
+export async function write(res: ServerResponse, data: string, signal: AbortLike): Promise<void> {
   corkForTick(res);
   if (res.write(data)) return;
   await drained(res, signal);
@@ -32,7 +33,7 @@ export function corkForTick(res: ServerResponse): void {
 }
 
 /** Resolves when the socket's buffer has room again, or the response closed. */
-export async function drained(res: ServerResponse, signal: AbortSignal): Promise<void> {
+export async function drained(res: ServerResponse, signal: AbortLike): Promise<void> {
   if (signal.aborted || res.destroyed) return;
   await new Promise<void>((resolve) => {
     const done = () => {

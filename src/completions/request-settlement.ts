@@ -6,6 +6,7 @@ import { SettleTracker } from '../billing/settle-tracker';
 import { RateLimitService } from '../ratelimit/rate-limit.service';
 import type { CompletionRequest, Usage } from './completion.types';
 import { UsageRecordService, UsageStatus } from './usage-record.service';
+import type { AbortLike } from '../common/abort';
 
 export interface HostRef {
   id: string;
@@ -17,7 +18,7 @@ export interface RunContext {
   request: CompletionRequest;
   principal: Principal;
   /** Aborted when the client went away (or a queued task was cancelled). */
-  signal: AbortSignal;
+  signal: AbortLike;
   requestId: string;
   /** A failure refunds the hold; false leaves it open for the caller (queue retries). */
   refundOnFailure: boolean;

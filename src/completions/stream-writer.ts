@@ -3,6 +3,7 @@ import { ApiError } from '../common/api-error';
 import type { CompletionChunk } from './completion.types';
 import type { CompletionHandle, RunOutcome } from './completions.service';
 import { corkForTick, drained, setHeaders } from './http-stream';
+import type { AbortLike } from '../common/abort';
 
 /** How one dialect writes a streamed answer: its headers, and the frames around and for each chunk. */
 export interface StreamFormat {
@@ -35,7 +36,7 @@ export async function writeStream(
   res: ServerResponse,
   handle: CompletionHandle,
   format: StreamFormat,
-  signal: AbortSignal,
+  signal: AbortLike,
 ): Promise<void> {
   res.statusCode = 200;
   setHeaders(res, format.headers);

@@ -3,6 +3,7 @@ import type { Principal } from '../auth/principal';
 import { pendingCompletionLogOf } from '../logging/request-log';
 import { TrafficMetrics } from '../metrics/traffic-metrics';
 import type { Usage } from './completion.types';
+import type { AbortLike } from '../common/abort';
 
 export type UsageStatus = 'ok' | 'error' | 'client_closed' | 'cancelled';
 
@@ -20,7 +21,7 @@ export class UsageRecordService {
    * line, found through its `signal` (queued tasks have none).
    */
   settled(
-    signal: AbortSignal,
+    signal: AbortLike,
     principal: Principal,
     model: string,
     host: { name: string } | null,

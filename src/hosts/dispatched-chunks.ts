@@ -1,5 +1,6 @@
 import type { ChunkBatch } from '../completions/completion.types';
 import { toUpstreamError, UpstreamError } from '../providers/upstream-error';
+import type { AbortLike } from '../common/abort';
 
 /** Hooks the dispatcher gives a running answer. */
 export interface ChunkStreamHooks {
@@ -24,7 +25,7 @@ export class DispatchedChunks implements AsyncIterableIterator<ChunkBatch> {
   constructor(
     first: IteratorResult<ChunkBatch>,
     private readonly upstream: AsyncIterator<ChunkBatch>,
-    private readonly signal: AbortSignal,
+    private readonly signal: AbortLike,
     private readonly hooks: ChunkStreamHooks,
   ) {
     this.first = first;

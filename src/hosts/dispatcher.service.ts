@@ -17,6 +17,7 @@ import { redactKey } from './host-rules';
 import { HostWaitQueue } from './host-wait-queue';
 import { HostLease, HostsService } from './hosts.service';
 import { affinityKey, conversationKey } from './routing-policy';
+import { Abort, type AbortLike } from '../common/abort';
 
 export interface HostRef {
   id: string;
@@ -35,7 +36,7 @@ export interface DispatchedStream {
  */
 export class DispatchCancel {
   private cancelled = false;
-  private current: AbortController | undefined;
+  private current: Abort | undefined;
 
   get isCancelled(): boolean {
     return this.cancelled;
@@ -47,7 +48,7 @@ export class DispatchCancel {
   }
 
   /** The dispatcher's attempt now running (undefined when it ended). */
-  attach(attempt: AbortController | undefined): void {
+  attach(attempt: Abort | undefined): void {
     this.current = attempt;
   }
 }
@@ -118,7 +119,7 @@ export class DispatcherService {
   /** Resolves once the first chunk arrived (or the answer ended cleanly without output). */
   async stream(
     request: CompletionRequest,
-    signal: AbortSignal,
+    signal: AbortLike,
     cancel?: DispatchCancel,
   ): Promise<DispatchedStream> {
     const providers = needsCapability(request) ? this.providers.capable(request).kinds : undefined;
@@ -144,7 +145,7 @@ export class DispatcherService {
         onFinish: (complete) => {
           signal.removeEventListener('abort', stop);
           lease.release();
-          // Aborting builds an AbortError with a stack trace: only when something is still open.
+          // Only when something is still open: the host's socket is closed, not returned to the pool.
           if (!complete) upstream.abort();
         },
       });
@@ -155,7 +156,7 @@ export class DispatcherService {
     });
   }
 
-  async embed(request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult & { host: HostRef }> {
+  async embed(request: EmbeddingRequest, signal: AbortLike): Promise<EmbeddingResult & { host: HostRef }> {
     return this.withFailover(
       { model: request.model },
       signal,
@@ -180,10 +181,10 @@ export class DispatcherService {
    */
   private async withFailover<T>(
     route: Route,
-    signal: AbortSignal,
+    signal: AbortLike,
     cancel: DispatchCancel | undefined,
     providers: ReadonlySet<ProviderKind> | undefined,
-    attempt: (lease: HostLease, upstream: AbortController) => Promise<T>,
+    attempt: (lease: HostLease, upstream: Abort) => Promise<T>,
   ): Promise<T> {
     const { model } = route;
     const tried = new Set<string>();
@@ -193,7 +194,7 @@ export class DispatcherService {
       const lease = await this.acquire(route, tried, providers, signal);
       if (!lease) break;
       tried.add(lease.host.id);
-      const upstream = new AbortController();
+      const upstream = new Abort();
       const forward = () => upstream.abort();
       signal.addEventListener('abort', forward, { once: true });
       cancel?.attach(upstream);
@@ -228,7 +229,7 @@ export class DispatcherService {
     route: Route,
     tried: ReadonlySet<string>,
     providers: ReadonlySet<ProviderKind> | undefined,
-    signal: AbortSignal,
+    signal: AbortLike,
   ): Promise<HostLease | undefined> {
     if (route.affinity !== undefined && tried.size === 0) await this.hosts.recallConversation(route.affinity);
     // Affinity waits (up to COLD_WAIT_MS) for a host with the model loaded rather than load it elsewhere.

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { AppConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
+import type { AbortLike } from '../common/abort';
 
 interface Waiter {
   wake: () => void;
@@ -65,7 +66,7 @@ export class HostWaitQueue {
   async wait<T>(
     model: string,
     pollMs: number,
-    signal: AbortSignal,
+    signal: AbortLike,
     attempt: () => Promise<T | undefined>,
   ): Promise<T | undefined> {
     const list = this.queues.get(model) ?? [];

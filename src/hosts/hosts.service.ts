@@ -20,6 +20,7 @@ import type { HostInput, HostPatch, HostState, HostView } from './host.types';
 import { normalizeBaseUrl, parseHostsEnv } from './hosts-env';
 import { HostConfigRow, HostsRepository } from './hosts.repository';
 import { HostRouter } from './routing-policy';
+import type { AbortLike } from '../common/abort';
 
 /** Unchanged health is still written this often, so last_check in the table stays roughly current. */
 const HEALTH_PERSIST_MS = 60_000;
@@ -384,7 +385,7 @@ export class HostsService implements OnApplicationBootstrap, OnModuleDestroy {
    * the health round only. A host that has none is asked again every SIGNALS_RETRY_ROUNDS rounds;
    * a failed read keeps no stale figures but does not fail the check (the listing answered).
    */
-  private async readSignals(host: HostState, signal: AbortSignal): Promise<void> {
+  private async readSignals(host: HostState, signal: AbortLike): Promise<void> {
     const skip = this.signalsSkip.get(host.id) ?? 0;
     if (skip > 0) {
       this.signalsSkip.set(host.id, skip - 1);

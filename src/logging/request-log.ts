@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { AbortLike } from '../common/abort';
 
 /** What a completion adds to its request's log line once it settled (never a key or secret). */
 export interface CompletionLogFields {
@@ -21,7 +22,7 @@ export interface PendingCompletionLog {
 }
 
 const PENDING = Symbol('le.completionLog');
-const bySignal = new WeakMap<AbortSignal, PendingCompletionLog>();
+const bySignal = new WeakMap<AbortLike, PendingCompletionLog>();
 
 type WithPending = ServerResponse & { [PENDING]?: PendingCompletionLog };
 
@@ -29,14 +30,14 @@ type WithPending = ServerResponse & { [PENDING]?: PendingCompletionLog };
  * Called where a completion's AbortSignal is made for an HTTP request (http-stream.ts): the
  * settle finds the request's log line through the signal, the only thing it shares with it.
  */
-export function expectCompletionLog(signal: AbortSignal, res: ServerResponse): void {
+export function expectCompletionLog(signal: AbortLike, res: ServerResponse): void {
   const pending: PendingCompletionLog = {};
   (res as WithPending)[PENDING] = pending;
   bySignal.set(signal, pending);
 }
 
 /** The log entry waiting for the completion run with `signal` (none for queued tasks and other callers). */
-export function pendingCompletionLogOf(signal: AbortSignal): PendingCompletionLog | undefined {
+export function pendingCompletionLogOf(signal: AbortLike): PendingCompletionLog | undefined {
   return bySignal.get(signal);
 }
 

@@ -1,5 +1,6 @@
 import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api';
 import { pendingCompletionLogOf } from '../logging/request-log';
+import type { AbortLike } from '../common/abort';
 
 /**
  * OpenTelemetry traces of completions, off unless OTEL_EXPORTER_OTLP_ENDPOINT is set.
@@ -76,7 +77,7 @@ let otel: Otel | undefined;
 export function traceCompletion(
   request: TracedRequest,
   source: string,
-  signal: AbortSignal,
+  signal: AbortLike,
   operation?: 'embeddings',
 ): CompletionTrace {
   return otel === undefined ? NOOP : new ActiveCompletionTrace(otel, request, source, signal, operation);
@@ -131,7 +132,7 @@ class ActiveCompletionTrace implements CompletionTrace {
     private readonly otel: Otel,
     private readonly request: TracedRequest,
     private readonly source: string,
-    private readonly signal: AbortSignal,
+    private readonly signal: AbortLike,
     private readonly operation?: 'embeddings',
   ) {}
 

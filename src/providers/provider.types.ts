@@ -5,6 +5,7 @@ import type {
   EmbeddingRequest,
   EmbeddingResult,
 } from '../completions/completion.types';
+import type { AbortLike } from '../common/abort';
 
 export type ProviderKind = 'ollama' | 'openai';
 
@@ -32,13 +33,13 @@ export interface ProviderAdapter {
   readonly kind: ProviderKind;
   /** The request parameter this backend cannot honour (a 400 names it), or undefined. */
   unsupported(request: CompletionRequest): string | undefined;
-  chat(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChunkBatch>;
-  complete(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChunkBatch>;
-  embed(host: ProviderHost, request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult>;
-  listModels(host: ProviderHost, signal: AbortSignal): Promise<DiscoveredModel[]>;
+  chat(host: ProviderHost, request: CompletionRequest, signal: AbortLike): AsyncIterable<ChunkBatch>;
+  complete(host: ProviderHost, request: CompletionRequest, signal: AbortLike): AsyncIterable<ChunkBatch>;
+  embed(host: ProviderHost, request: EmbeddingRequest, signal: AbortLike): Promise<EmbeddingResult>;
+  listModels(host: ProviderHost, signal: AbortLike): Promise<DiscoveredModel[]>;
   /**
    * The engine's own load report (src/hosts/engine-signals.ts), read by the health loop only;
    * undefined when the host exposes none. Failures throw like any call.
    */
-  readSignals(host: ProviderHost, signal: AbortSignal): Promise<EngineSignals | undefined>;
+  readSignals(host: ProviderHost, signal: AbortLike): Promise<EngineSignals | undefined>;
 }

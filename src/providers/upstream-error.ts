@@ -1,3 +1,4 @@
+import type { AbortLike } from '../common/abort';
 /** Why a call to an inference host failed; the dispatcher decides failover and host health from it. */
 export type UpstreamErrorKind = 'connect' | 'timeout' | 'status' | 'protocol' | 'aborted';
 
@@ -49,7 +50,7 @@ const DROPPED_CODES = new Set([
 const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 /** Maps anything thrown while talking to a host (undici, net, JSON) to an UpstreamError. */
-export function toUpstreamError(error: unknown, signal?: AbortSignal): UpstreamError {
+export function toUpstreamError(error: unknown, signal?: AbortLike): UpstreamError {
   if (error instanceof UpstreamError) return error;
   if (signal?.aborted) return new UpstreamError('aborted', 'The request was aborted');
   const code = errorCode(error);

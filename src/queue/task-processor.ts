@@ -14,6 +14,7 @@ import { RunningTasks, TaskStopped } from './running-tasks';
 import type { Task, TaskJobData } from './task.types';
 import { type ClaimedTask, TasksStore } from './tasks.store';
 import { WebhookService } from './webhook.service';
+import type { AbortLike } from '../common/abort';
 
 /** Marks a run given back to the queue, so Bull retries it later (backoff) or reruns it (stall). */
 export class TaskReleased extends Error {
@@ -149,7 +150,7 @@ export class TaskProcessor {
   private async onFailure(
     job: Job<TaskJobData>,
     task: Task,
-    signal: AbortSignal,
+    signal: AbortLike,
     error: unknown,
   ): Promise<void> {
     const stop = signal.aborted && signal.reason instanceof TaskStopped ? signal.reason.reason : undefined;

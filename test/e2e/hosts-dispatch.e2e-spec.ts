@@ -1,3 +1,4 @@
+import { Abort } from '../../src/common/abort';
 import { ApiError } from '../../src/common/api-error';
 import { DispatcherService } from '../../src/hosts/dispatcher.service';
 import { HostsService } from '../../src/hosts/hosts.service';
@@ -165,7 +166,8 @@ describe('dispatcher: choice, failover, streaming', () => {
     const slow = await fake('openai', { models: ['m-abort'], tokens: 100, tokenDelayMs: 30 });
     const slowId = await register(t, slow, 'openai', { models: ['m-abort'] });
 
-    const client = new AbortController();
+    // The HTTP routes' signal (common/abort.ts) mid-stream; Node's AbortController before the first token.
+    const client = new Abort();
     const dispatched = await dispatcher.stream(chatRequest('m-abort'), client.signal);
     const iterator = dispatched.chunks[Symbol.asyncIterator]();
     expect((await iterator.next()).value).toEqual([{ text: 'tok0 ' }]);

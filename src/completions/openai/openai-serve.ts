@@ -8,6 +8,7 @@ import { SSE_HEADERS, StreamFormat, writeStream } from '../stream-writer';
 import { abortOnDisconnect, sendJson, setHeaders } from '../http-stream';
 import { chatCompletion, completionId, OpenAiChunks, textCompletion } from './openai-format';
 import type { OpenAiStreamOptions } from './openai-request';
+import type { AbortLike } from '../../common/abort';
 
 /** How an OpenAI-shaped surface differs: its usage-record name, its JSON envelope, its SSE framing. */
 export interface OpenAiDialect {
@@ -50,7 +51,7 @@ export function streamSse(
   handle: CompletionHandle,
   chunks: OpenAiChunks,
   options: OpenAiStreamOptions,
-  signal: AbortSignal,
+  signal: AbortLike,
   frame: (data: string) => string,
 ): Promise<void> {
   return writeStream(res, handle, new OpenAiSse(chunks, options, frame), signal);

@@ -9,6 +9,7 @@ import { render, toApiError } from '../../common/api-exception.filter';
 import { CompletionsService } from '../completions.service';
 import { chatCompletion, completionId, OpenAiChunks } from '../openai/openai-format';
 import { parseChatCompletion } from '../openai/openai-request';
+import { Abort, type AbortLike } from '../../common/abort';
 
 export const CHAT_WS_PATH = '/v1/chat/completions';
 
@@ -54,10 +55,10 @@ export class ChatWebSocketServer implements OnApplicationBootstrap, OnApplicatio
       ws.close(1008, 'unauthorized');
       return;
     }
-    const running = new Set<AbortController>();
+    const running = new Set<Abort>();
     ws.on('close', () => running.forEach((c) => c.abort(new Error('client disconnected'))));
     ws.on('message', (data) => {
-      const controller = new AbortController();
+      const controller = new Abort();
       running.add(controller);
       void this.answer(ws, data.toString(), principal, controller.signal).finally(() =>
         running.delete(controller),
@@ -65,12 +66,7 @@ export class ChatWebSocketServer implements OnApplicationBootstrap, OnApplicatio
     });
   }
 
-  private async answer(
-    ws: WebSocket,
-    text: string,
-    principal: Principal,
-    signal: AbortSignal,
-  ): Promise<void> {
+  private async answer(ws: WebSocket, text: string, principal: Principal, signal: AbortLike): Promise<void> {
     const send = (payload: string) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(payload);
     };

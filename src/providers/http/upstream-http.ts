@@ -4,6 +4,7 @@ import { AppConfig } from '../../config/app-config';
 import type { ProviderHost } from '../provider.types';
 import { toUpstreamError, UpstreamError } from '../upstream-error';
 import { DispatchBody } from './dispatch-body';
+import type { AbortLike } from '../../common/abort';
 
 /** An open response from a host: status already checked (2xx), body not yet read. */
 export interface UpstreamResponse {
@@ -46,7 +47,7 @@ export class UpstreamHttp implements OnModuleDestroy {
     method: 'GET' | 'POST',
     path: string,
     body: unknown,
-    signal: AbortSignal,
+    signal: AbortLike,
     readError: ErrorBodyReader,
   ): Promise<UpstreamResponse> {
     return new Promise((resolve, reject) => {
@@ -96,7 +97,7 @@ export class UpstreamHttp implements OnModuleDestroy {
     method: 'GET' | 'POST',
     path: string,
     body: unknown,
-    signal: AbortSignal,
+    signal: AbortLike,
     readError: ErrorBodyReader,
   ): Promise<T> {
     const text = await this.text(host, method, path, body, signal, readError, 'application/json');
@@ -113,7 +114,7 @@ export class UpstreamHttp implements OnModuleDestroy {
     method: 'GET' | 'POST',
     path: string,
     body: unknown,
-    signal: AbortSignal,
+    signal: AbortLike,
     readError: ErrorBodyReader,
     accept = 'text/plain, */*',
   ): Promise<string> {
@@ -154,7 +155,7 @@ export class UpstreamHttp implements OnModuleDestroy {
     method: 'GET' | 'POST',
     path: string,
     body: unknown,
-    signal: AbortSignal,
+    signal: AbortLike,
     accept: string,
     on: {
       start?: (controller: Dispatcher.DispatchController) => void;

@@ -26,6 +26,7 @@ import type {
   OllamaModelList,
   OllamaTool,
 } from './ollama.types';
+import type { AbortLike } from '../../common/abort';
 
 /**
  * Ollama: /api/chat, /api/generate, /api/embed, /api/tags + /api/ps. Streams upstream when the
@@ -42,7 +43,7 @@ export class OllamaProvider implements ProviderAdapter {
     return undefined;
   }
 
-  chat(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChunkBatch> {
+  chat(host: ProviderHost, request: CompletionRequest, signal: AbortLike): AsyncIterable<ChunkBatch> {
     const body: Record<string, unknown> = {
       model: request.model,
       messages: toOllamaMessages(request.messages),
@@ -55,7 +56,7 @@ export class OllamaProvider implements ProviderAdapter {
     return this.stream<OllamaChatLine>(host, '/api/chat', body, signal, chatPieces());
   }
 
-  complete(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChunkBatch> {
+  complete(host: ProviderHost, request: CompletionRequest, signal: AbortLike): AsyncIterable<ChunkBatch> {
     const prompt = request.prompt ?? request.messages.map((m) => m.content).join('\n');
     const body = { model: request.model, prompt, stream: request.stream, ...this.common(request) };
     return this.stream<OllamaGenerateLine>(host, '/api/generate', body, signal, (line, batch) => {
@@ -64,7 +65,7 @@ export class OllamaProvider implements ProviderAdapter {
     });
   }
 
-  async embed(host: ProviderHost, request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
+  async embed(host: ProviderHost, request: EmbeddingRequest, signal: AbortLike): Promise<EmbeddingResult> {
     const res = await this.http.json<OllamaEmbedResponse>(
       host,
       'POST',
@@ -80,7 +81,7 @@ export class OllamaProvider implements ProviderAdapter {
     return { embeddings: res.embeddings, usage: { inputTokens } };
   }
 
-  async listModels(host: ProviderHost, signal: AbortSignal): Promise<DiscoveredModel[]> {
+  async listModels(host: ProviderHost, signal: AbortLike): Promise<DiscoveredModel[]> {
     const [tags, running] = await Promise.all([
       this.http.json<OllamaModelList>(host, 'GET', '/api/tags', undefined, signal, readOllamaError),
       // /api/ps only adds "warm"; a build without it still lists its models.
@@ -94,7 +95,7 @@ export class OllamaProvider implements ProviderAdapter {
   }
 
   /** /api/ps: the models loaded in GPU memory and when they unload (Ollama reports no slot count). */
-  async readSignals(host: ProviderHost, signal: AbortSignal): Promise<EngineSignals | undefined> {
+  async readSignals(host: ProviderHost, signal: AbortLike): Promise<EngineSignals | undefined> {
     const ps = await this.http.json<OllamaPsAnswer>(
       host,
       'GET',
@@ -120,7 +121,7 @@ export class OllamaProvider implements ProviderAdapter {
     host: ProviderHost,
     path: string,
     body: unknown,
-    signal: AbortSignal,
+    signal: AbortLike,
     read: LineReader<L>,
   ): AsyncGenerator<ChunkBatch> {
     const res = await this.http.send(host, 'POST', path, body, signal, readOllamaError);

@@ -24,6 +24,7 @@ import type {
   OpenAIModelList,
   OpenAIStreamChunk,
 } from './openai.types';
+import type { AbortLike } from '../../common/abort';
 
 /**
  * OpenAI-compatible servers (vLLM, TGI, llama.cpp, LM Studio, LiteLLM, OpenAI): /v1/chat/completions,
@@ -39,7 +40,7 @@ export class OpenAIProvider implements ProviderAdapter {
     return undefined;
   }
 
-  chat(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChunkBatch> {
+  chat(host: ProviderHost, request: CompletionRequest, signal: AbortLike): AsyncIterable<ChunkBatch> {
     const body: Record<string, unknown> = {
       model: request.model,
       messages: request.messages.map(toOpenAIMessage),
@@ -53,14 +54,14 @@ export class OpenAIProvider implements ProviderAdapter {
     return this.answer(host, '/chat/completions', body, request.stream, signal);
   }
 
-  complete(host: ProviderHost, request: CompletionRequest, signal: AbortSignal): AsyncIterable<ChunkBatch> {
+  complete(host: ProviderHost, request: CompletionRequest, signal: AbortLike): AsyncIterable<ChunkBatch> {
     const prompt = request.prompt ?? request.messages.map((m) => m.content).join('\n');
     const body: Record<string, unknown> = { model: request.model, prompt, ...common(request) };
     if (request.logprobs) body.logprobs = request.topLogprobs ?? 0;
     return this.answer(host, '/completions', body, request.stream, signal);
   }
 
-  async embed(host: ProviderHost, request: EmbeddingRequest, signal: AbortSignal): Promise<EmbeddingResult> {
+  async embed(host: ProviderHost, request: EmbeddingRequest, signal: AbortLike): Promise<EmbeddingResult> {
     const body: Record<string, unknown> = {
       model: request.model,
       input: request.input,
@@ -81,7 +82,7 @@ export class OpenAIProvider implements ProviderAdapter {
     return { embeddings, usage: { inputTokens } };
   }
 
-  async listModels(host: ProviderHost, signal: AbortSignal): Promise<DiscoveredModel[]> {
+  async listModels(host: ProviderHost, signal: AbortLike): Promise<DiscoveredModel[]> {
     const res = await this.http.json<OpenAIModelList>(
       host,
       'GET',
@@ -98,7 +99,7 @@ export class OpenAIProvider implements ProviderAdapter {
    * vLLM's or llama.cpp's Prometheus /metrics, else llama.cpp's /slots, at the server's root (not
    * under /v1); undefined when neither answers with something known (OpenAI itself, TGI, …).
    */
-  async readSignals(host: ProviderHost, signal: AbortSignal): Promise<EngineSignals | undefined> {
+  async readSignals(host: ProviderHost, signal: AbortLike): Promise<EngineSignals | undefined> {
     const root = { ...host, baseUrl: host.baseUrl.replace(/\/v1\/?$/, '') };
     const metrics = await this.http
       .text(root, 'GET', '/metrics', undefined, signal, readOpenAIError)
@@ -116,7 +117,7 @@ export class OpenAIProvider implements ProviderAdapter {
     path: string,
     body: Record<string, unknown>,
     stream: boolean,
-    signal: AbortSignal,
+    signal: AbortLike,
   ): AsyncIterable<ChunkBatch> {
     return stream ? this.stream(host, path, body, signal) : this.whole(host, path, body, signal);
   }
@@ -126,7 +127,7 @@ export class OpenAIProvider implements ProviderAdapter {
     host: ProviderHost,
     path: string,
     body: Record<string, unknown>,
-    signal: AbortSignal,
+    signal: AbortLike,
   ): AsyncGenerator<ChunkBatch> {
     const res = await this.http.json<OpenAICompletion>(
       host,
@@ -171,7 +172,7 @@ export class OpenAIProvider implements ProviderAdapter {
     host: ProviderHost,
     path: string,
     body: Record<string, unknown>,
-    signal: AbortSignal,
+    signal: AbortLike,
   ): AsyncGenerator<ChunkBatch> {
     const res = await this.http.send(host, 'POST', v1(host, path), body, signal, readOpenAIError);
     let finishReason: FinishReason | undefined;
