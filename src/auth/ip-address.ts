@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js';
 
-type Address = ipaddr.IPv4 | ipaddr.IPv6;
+export type Address = ipaddr.IPv4 | ipaddr.IPv6;
 type Range = [Address, number];
 
 /** Tests whether a client address is allowed (null: the address is unknown). */
@@ -75,8 +75,22 @@ export function resolveClientAddress(
   forwardedFor: string | string[] | undefined,
   trusted: IpMatcher,
 ): Address | null {
-  let client = peer ? parseAddress(peer) : null;
-  if (!client || !trusted(client) || forwardedFor === undefined) return client;
+  const client = peer ? parseAddress(peer) : null;
+  return clientBehind(client, client !== null && trusted(client), forwardedFor, trusted);
+}
+
+/**
+ * The same rule for a peer already parsed and checked against `trusted` (a connection's peer
+ * does not change: ClientIpResolver reads it once per socket).
+ */
+export function clientBehind(
+  peer: Address | null,
+  peerTrusted: boolean,
+  forwardedFor: string | string[] | undefined,
+  trusted: IpMatcher,
+): Address | null {
+  let client = peer;
+  if (!client || !peerTrusted || forwardedFor === undefined) return client;
   const hops = (Array.isArray(forwardedFor) ? forwardedFor.join(',') : forwardedFor).split(',');
   for (let i = hops.length - 1; i >= 0; i--) {
     const hop = parseAddress(hops[i] as string);

@@ -5,7 +5,7 @@ import { unavailableDependency } from '../common/dependency-errors';
 import type { SettleUsageRecord } from './billing-batches';
 import { type LeaseAsk, leaseAsk, leaseRenewIntervalMs } from './lease-sizing';
 import type { LeaseStore } from './leases.repository';
-import { chargeFor, type ModelRate, type TokenUsage } from './pricing';
+import { chargeFor, type ModelRate, rateText, type TokenUsage } from './pricing';
 
 /** A request to admit on a lease: what HoldsService.hold takes, with the rates resolved. */
 export interface LeaseHoldInput {
@@ -140,8 +140,8 @@ export class CreditLeases {
         model: input.model,
         amount: input.credits,
         charged: chargeFor({ credits: input.credits, rate: input.rate }, usage, refund).charged,
-        inputRate: input.rate.input.toFixed(),
-        outputRate: input.rate.output.toFixed(),
+        inputRate: rateText(input.rate.input),
+        outputRate: rateText(input.rate.output),
         inputTokens: usage.inputTokens,
         outputTokens: usage.outputTokens,
         refund,

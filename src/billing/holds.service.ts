@@ -8,7 +8,7 @@ import type { ReserveOutcome, ReserveRow, SettleUsageRecord } from './billing-ba
 import { SqlDatabase } from '../database/sql-database';
 import { CreditLeases } from './credit-leases';
 import { LeasesRepository } from './leases.repository';
-import { chargeFor, type Hold, type TokenUsage } from './pricing';
+import { chargeFor, type Hold, rateText, type TokenUsage } from './pricing';
 import { PricingService } from './pricing.service';
 import { ReservationsRepository } from './reservations.repository';
 import { SettleTracker } from './settle-tracker';
@@ -116,8 +116,8 @@ export class HoldsService implements BeforeApplicationShutdown {
       keyId: input.keyId ?? null,
       model: input.model,
       credits: input.credits,
-      inputRate: rate.input.toFixed(),
-      outputRate: rate.output.toFixed(),
+      inputRate: rateText(rate.input),
+      outputRate: rateText(rate.output),
       holdMs: holdDeadlineMs(input.holdMs, this.config.reservationTimeoutMs),
     };
     this.addPending(input.userId, input.credits);

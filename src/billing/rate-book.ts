@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { ModelRate, parseRate } from './pricing';
+import { ModelRate, parseRate, rateText } from './pricing';
 
 /** How often every process re-reads the rates table, so a PUT on one replica reaches the others. */
 export const RATE_RELOAD_INTERVAL_MS = 5000;
@@ -77,8 +77,8 @@ export class RateBook implements OnModuleInit, OnModuleDestroy {
         output,
         record: {
           model: row.model,
-          inputRate: input.toFixed(),
-          outputRate: output.toFixed(),
+          inputRate: rateText(input),
+          outputRate: rateText(output),
           updatedAt: row.updated_at,
         },
       });

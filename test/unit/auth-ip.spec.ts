@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import { ClientIpResolver } from '../../src/auth/client-ip.resolver';
 import {
   compileRanges,
   compileWhitelist,
@@ -5,6 +7,7 @@ import {
   parseRange,
   resolveClientAddress,
 } from '../../src/auth/ip-address';
+import type { AppConfig } from '../../src/config/app-config';
 
 const allowed = (whitelist: string[], ip: string) => compileWhitelist(whitelist)(parseAddress(ip));
 
@@ -70,5 +73,37 @@ describe('client address', () => {
     expect(client('127.0.0.1', 'evil, 10.0.0.2')).toBe('10.0.0.2');
     expect(client('127.0.0.1', '10.0.0.2, 10.0.0.3')).toBe('10.0.0.2');
     expect(client('127.0.0.1')).toBe('127.0.0.1');
+  });
+});
+
+describe('ClientIpResolver (the peer read once per socket)', () => {
+  const resolver = (trustProxy: string[]) => new ClientIpResolver({ trustProxy } as unknown as AppConfig);
+  const request = (socket: { remoteAddress?: string }, xff?: string) =>
+    ({ socket, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } }) as unknown as IncomingMessage;
+
+  it('reads each request’s X-Forwarded-For on a kept-alive socket of a trusted proxy', () => {
+    const ips = resolver(['127.0.0.1/32']);
+    const proxy = { remoteAddress: '::ffff:127.0.0.1' };
+    expect(ips.resolve(request(proxy, '203.0.113.9'))).toBe('203.0.113.9');
+    expect(ips.resolve(request(proxy, '198.51.100.7'))).toBe('198.51.100.7');
+    expect(ips.resolve(request(proxy))).toBe('127.0.0.1');
+    expect(ips.resolve(request(proxy, 'garbage'))).toBe('127.0.0.1');
+  });
+
+  it('ignores X-Forwarded-For from any other peer, and keeps the peer of each socket apart', () => {
+    const ips = resolver(['127.0.0.1/32']);
+    const a = { remoteAddress: '198.51.100.7' };
+    const b = { remoteAddress: '2001:db8::5' };
+    expect(ips.resolve(request(a, '203.0.113.9'))).toBe('198.51.100.7');
+    expect(ips.resolve(request(b, '203.0.113.9'))).toBe('2001:db8::5');
+    expect(ips.resolve(request(a))).toBe('198.51.100.7');
+  });
+
+  it('has no address for a socket without one, and reads it once the socket has one', () => {
+    const ips = resolver([]);
+    const socket: { remoteAddress?: string } = {};
+    expect(ips.resolve(request(socket, '203.0.113.9'))).toBeNull();
+    socket.remoteAddress = '192.0.2.1';
+    expect(ips.resolve(request(socket))).toBe('192.0.2.1');
   });
 });

@@ -60,6 +60,44 @@ describe('billing pricing (seed 000 rule)', () => {
     );
   });
 
+  it('agrees with decimal arithmetic for rates of any scale, integers and exponent notation included', () => {
+    const Reference = Decimal.clone({ precision: 200, rounding: Decimal.ROUND_CEIL });
+    const reference = (input: string, output: string, inTokens: number, outTokens: number) =>
+      BigInt(
+        new Reference(inTokens)
+          .mul(input)
+          .plus(new Reference(outTokens).mul(output))
+          .mul(10_000)
+          .ceil()
+          .toFixed(0),
+      );
+    const rates = [
+      '0',
+      '1',
+      '12',
+      '0.5',
+      '0.015',
+      '0.00000001',
+      '1e-7',
+      '2.5e3',
+      '0.123456789012345678901234567890',
+    ];
+    const tokens = [0, 1, 7, 999, 123_457, 98_765_432_109];
+    for (const input of rates)
+      for (const output of rates)
+        for (const inTokens of tokens)
+          for (const outTokens of [0, 3, 4_096]) {
+            const got = creditsFor(rate(input, output), inTokens, outTokens);
+            expect([input, output, inTokens, outTokens, got]).toEqual([
+              input,
+              output,
+              inTokens,
+              outTokens,
+              reference(input, output, inTokens, outTokens),
+            ]);
+          }
+  });
+
   it('rejects negative or fractional token counts', () => {
     expect(() => creditsFor(rate('1', '1'), -1, 0)).toThrow(RangeError);
     expect(() => creditsFor(rate('1', '1'), 0, 1.5)).toThrow(RangeError);
