@@ -113,7 +113,7 @@ const REDOC_LOGO = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16" 
 `;
 
 /** Swagger UI at /docs, the document at /docs-json, ReDoc at /redoc: every asset served locally. */
-export function setupDocs(app: INestApplication, document: OpenAPIObject): void {
+export function setupDocs(app: INestApplication, document: () => OpenAPIObject): void {
   SwaggerModule.setup('docs', app, document, {
     jsonDocumentUrl: 'docs-json',
     customSiteTitle: 'LlmEndpoint API',
