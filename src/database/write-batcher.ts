@@ -7,8 +7,9 @@ export interface BatcherOptions<I> {
   /** Items are sent sorted by this key (stable), so concurrent batches lock rows in one order. */
   sortKey: (item: I) => string;
   /**
-   * When no statement is in flight, wait this long for more items before sending (0: send at
-   * once). For writes nobody waits on (settles after the answer went out): fewer, larger batches.
+   * Wait this long for more items before sending a batch that is not full (0: send at once), when
+   * no statement is in flight and after each statement. For writes nobody waits on (settles after
+   * the answer went out): fewer, larger batches.
    */
   lingerMs?: number;
   /** Called for every statement sent (retries included) with its number of items: metrics. */
@@ -51,12 +52,17 @@ export class WriteBatcher<I, R> {
   }
 
   private async drain(): Promise<void> {
+    const linger = this.options.lingerMs ?? 0;
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, this.options.maxBatch);
       const key = this.options.sortKey;
       // Array.prototype.sort is stable: one user's calls keep their order.
       batch.sort((a, b) => (key(a.item) < key(b.item) ? -1 : key(a.item) > key(b.item) ? 1 : 0));
       await this.send(batch);
+      // A lingering batcher also waits before a batch that is not full yet: else a steady trickle
+      // (one connection's requests) goes out one or two items per statement, back to back.
+      if (linger > 0 && this.queue.length > 0 && this.queue.length < this.options.maxBatch)
+        await new Promise((resolve) => setTimeout(resolve, linger));
     }
     this.busy = false;
   }

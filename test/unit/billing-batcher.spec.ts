@@ -52,6 +52,48 @@ describe('WriteBatcher', () => {
     expect(batches).toEqual([['1', '2']]);
   });
 
+  it('with lingerMs, calls that queued behind a statement wait again for company instead of going out at once', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const batches: string[][] = [];
+    const statement = async (items: string[]): Promise<string[]> => {
+      batches.push([...items]);
+      if (batches.length === 1) await gate;
+      return items.map((i) => `done:${i}`);
+    };
+    const batcher = new WriteBatcher(statement, { maxBatch: 100, sortKey: () => '', lingerMs: 40 });
+    const first = batcher.submit('1');
+    while (batches.length === 0) await new Promise((r) => setTimeout(r, 2));
+    const second = batcher.submit('2');
+    release();
+    await first;
+    // Arrives after the first statement returned, within the linger: shares the second statement.
+    const third = batcher.submit('3');
+    expect(await Promise.all([second, third])).toEqual(['done:2', 'done:3']);
+    expect(batches).toEqual([['1'], ['2', '3']]);
+  });
+
+  it('without lingerMs, calls queued behind a statement go out as soon as it returns', async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const batches: string[][] = [];
+    const statement = async (items: string[]): Promise<string[]> => {
+      batches.push([...items]);
+      if (batches.length === 1) await gate;
+      return items.map((i) => `done:${i}`);
+    };
+    const batcher = new WriteBatcher(statement, { maxBatch: 100, sortKey: () => '' });
+    const first = batcher.submit('1');
+    await new Promise((r) => setTimeout(r, 2));
+    const second = batcher.submit('2');
+    release();
+    await first;
+    await new Promise((r) => setTimeout(r, 2));
+    const third = batcher.submit('3');
+    await Promise.all([second, third]);
+    expect(batches).toEqual([['1'], ['2'], ['3']]);
+  });
+
   it('splits a queue longer than maxBatch', async () => {
     const { batches, statement } = fakeStatement();
     const batcher = new WriteBatcher(statement, { maxBatch: 3, sortKey: () => '' });
