@@ -66,22 +66,10 @@ export function compileWhitelist(entries: readonly string[]): IpMatcher {
 }
 
 /**
- * The client's address. The socket peer is the client unless it is a trusted proxy: then
- * X-Forwarded-For is read right to left, skipping trusted proxies, and the first other address
- * is the client. From an untrusted peer the header is ignored (anyone can write it).
- */
-export function resolveClientAddress(
-  peer: string | undefined,
-  forwardedFor: string | string[] | undefined,
-  trusted: IpMatcher,
-): Address | null {
-  const client = peer ? parseAddress(peer) : null;
-  return clientBehind(client, client !== null && trusted(client), forwardedFor, trusted);
-}
-
-/**
- * The same rule for a peer already parsed and checked against `trusted` (a connection's peer
- * does not change: ClientIpResolver reads it once per socket).
+ * The client's address. The socket peer (parsed, and whether it is a trusted proxy) is the client
+ * unless it is a trusted proxy: then X-Forwarded-For is read right to left, skipping trusted
+ * proxies, and the first other address is the client. From an untrusted peer the header is
+ * ignored (anyone can write it). ClientIpResolver reads a connection's peer once per socket.
  */
 export function clientBehind(
   peer: Address | null,

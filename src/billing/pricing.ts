@@ -117,23 +117,22 @@ export function creditsFor(rate: ModelRate, inputTokens: number, outputTokens: n
   assertTokenCount(outputTokens, 'outputTokens');
   const a = fractionOf(rate.input);
   const b = fractionOf(rate.output);
-  // Both terms over the larger denominator, in units of 10^-scale credits.
-  const [scale, unit] = a.scale >= b.scale ? [a.scale, a.unit] : [b.scale, b.unit];
+  // Both terms over the larger denominator, in units of 1/unit credits.
+  const unit = a.unit >= b.unit ? a.unit : b.unit;
   const total =
     (BigInt(inputTokens) * a.numerator * (unit / a.unit) +
       BigInt(outputTokens) * b.numerator * (unit / b.unit)) *
     CREDITS_PER_CENT;
-  if (scale === 0) return total;
+  if (unit === 1n) return total;
   const whole = total / unit;
   // BigInt division truncates toward zero: that is the ceiling for a negative total, not for a positive one.
   return total > 0n && total % unit !== 0n ? whole + 1n : whole;
 }
 
-/** A decimal as numerator / 10^scale (unit = 10^scale), and its text. */
+/** A decimal as numerator / unit (a power of ten), and its text. */
 interface Fraction {
   text: string;
   numerator: bigint;
-  scale: number;
   unit: bigint;
 }
 
@@ -148,7 +147,7 @@ function fractionOf(value: Decimal): Fraction {
   const dot = text.indexOf('.');
   const scale = dot < 0 ? 0 : text.length - dot - 1;
   const numerator = BigInt(dot < 0 ? text : text.slice(0, dot) + text.slice(dot + 1));
-  fraction = { text, numerator, scale, unit: 10n ** BigInt(scale) };
+  fraction = { text, numerator, unit: 10n ** BigInt(scale) };
   fractions.set(value, fraction);
   return fraction;
 }

@@ -1,12 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { ClientIpResolver } from '../../src/auth/client-ip.resolver';
-import {
-  compileRanges,
-  compileWhitelist,
-  parseAddress,
-  parseRange,
-  resolveClientAddress,
-} from '../../src/auth/ip-address';
+import { compileWhitelist, parseAddress, parseRange } from '../../src/auth/ip-address';
 import type { AppConfig } from '../../src/config/app-config';
 
 const allowed = (whitelist: string[], ip: string) => compileWhitelist(whitelist)(parseAddress(ip));
@@ -50,12 +44,16 @@ describe('IP whitelist', () => {
   });
 });
 
+const resolver = (trustProxy: string[]) => new ClientIpResolver({ trustProxy } as unknown as AppConfig);
+const request = (socket: { remoteAddress?: string }, xff?: string) =>
+  ({ socket, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } }) as unknown as IncomingMessage;
+
 describe('client address', () => {
-  const trusted = compileRanges(['127.0.0.1/32', '10.0.0.0/8']);
-  const client = (peer: string, xff?: string) => resolveClientAddress(peer, xff, trusted)?.toString();
+  const trusted = resolver(['127.0.0.1/32', '10.0.0.0/8']);
+  const client = (peer: string, xff?: string) => trusted.resolve(request({ remoteAddress: peer }, xff));
 
   it('is the socket peer when no proxy is trusted, whatever X-Forwarded-For says', () => {
-    expect(resolveClientAddress('127.0.0.1', '203.0.113.9', compileRanges([]))?.toString()).toBe('127.0.0.1');
+    expect(resolver([]).resolve(request({ remoteAddress: '127.0.0.1' }, '203.0.113.9'))).toBe('127.0.0.1');
     expect(client('198.51.100.7', '203.0.113.9')).toBe('198.51.100.7');
   });
 
@@ -77,10 +75,6 @@ describe('client address', () => {
 });
 
 describe('ClientIpResolver (the peer read once per socket)', () => {
-  const resolver = (trustProxy: string[]) => new ClientIpResolver({ trustProxy } as unknown as AppConfig);
-  const request = (socket: { remoteAddress?: string }, xff?: string) =>
-    ({ socket, headers: xff === undefined ? {} : { 'x-forwarded-for': xff } }) as unknown as IncomingMessage;
-
   it('reads each request’s X-Forwarded-For on a kept-alive socket of a trusted proxy', () => {
     const ips = resolver(['127.0.0.1/32']);
     const proxy = { remoteAddress: '::ffff:127.0.0.1' };

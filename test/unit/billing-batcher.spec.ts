@@ -13,6 +13,19 @@ function fakeStatement(fail: (items: string[]) => Error | undefined = () => unde
   return { batches, statement };
 }
 
+/** A statement that records each batch; the first one answers only when released. */
+function gatedStatement() {
+  let release: () => void = () => undefined;
+  const gate = new Promise<void>((r) => (release = r));
+  const batches: string[][] = [];
+  const statement = async (items: string[]): Promise<string[]> => {
+    batches.push([...items]);
+    if (batches.length === 1) await gate;
+    return items.map((i) => `done:${i}`);
+  };
+  return { batches, statement, release: () => release() };
+}
+
 function sqlError(code: string): Error {
   return Object.assign(new Error(`sql ${code}`), { code });
 }
@@ -53,14 +66,7 @@ describe('WriteBatcher', () => {
   });
 
   it('with lingerMs, calls that queued behind a statement wait again for company instead of going out at once', async () => {
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((r) => (release = r));
-    const batches: string[][] = [];
-    const statement = async (items: string[]): Promise<string[]> => {
-      batches.push([...items]);
-      if (batches.length === 1) await gate;
-      return items.map((i) => `done:${i}`);
-    };
+    const { batches, statement, release } = gatedStatement();
     const batcher = new WriteBatcher(statement, { maxBatch: 100, sortKey: () => '', lingerMs: 40 });
     const first = batcher.submit('1');
     while (batches.length === 0) await new Promise((r) => setTimeout(r, 2));
@@ -74,14 +80,7 @@ describe('WriteBatcher', () => {
   });
 
   it('without lingerMs, calls queued behind a statement go out as soon as it returns', async () => {
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((r) => (release = r));
-    const batches: string[][] = [];
-    const statement = async (items: string[]): Promise<string[]> => {
-      batches.push([...items]);
-      if (batches.length === 1) await gate;
-      return items.map((i) => `done:${i}`);
-    };
+    const { batches, statement, release } = gatedStatement();
     const batcher = new WriteBatcher(statement, { maxBatch: 100, sortKey: () => '' });
     const first = batcher.submit('1');
     await new Promise((r) => setTimeout(r, 2));
