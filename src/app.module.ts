@@ -39,7 +39,9 @@ export class AppModule implements NestModule {
           inject: [RedisService, AppConfig],
           useFactory: (redis: RedisService, config: AppConfig) => ({
             prefix: `${config.redisPrefix}:bull`,
-            createClient: (type) => redis.create(type),
+            // Commands of one tick in one write (a worker's concurrent job completions and their
+            // fetch of the next jobs); the subscriber and blocking clients stay plain.
+            createClient: (type) => redis.create(type, type === 'client' ? { enableAutoPipelining: true } : {}),
           }),
         }),
         MetricsModule,

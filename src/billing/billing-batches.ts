@@ -81,9 +81,9 @@ export function reserveBatcher(
 /** Batches settles (with their usage records) into billing_settle_{batch,set}[_async] calls. */
 export function settleBatcher(
   run: RunStatement,
-  synchronousCommit: boolean,
-  onBatch?: (rows: number) => void,
+  opts: { synchronousCommit: boolean; lingerMs: number; onBatch?: (rows: number) => void },
 ): WriteBatcher<SettleRow, SettleOutcome> {
+  const { synchronousCommit, lingerMs, onBatch } = opts;
   const statementFor = batchStatements('settle', SETTLE_BATCH_SQL, synchronousCommit);
   return new WriteBatcher(
     async (rows) => {
@@ -108,7 +108,8 @@ export function settleBatcher(
       );
     },
     // Settles without a record are sorted first; their user is only known to the database.
-    { maxBatch: MAX_BATCH, sortKey: (r) => r.record?.userId ?? '', onBatch },
+    // Nobody waits on a settle but reads (SettleTracker) and a queued task's completion: linger.
+    { maxBatch: MAX_BATCH, sortKey: (r) => r.record?.userId ?? '', onBatch, lingerMs },
   );
 }
 

@@ -65,8 +65,10 @@ export class HoldsService implements BeforeApplicationShutdown {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256],
       registers: [metrics.registry],
     });
-    this.reservations = new ReservationsRepository(db, config.billingSynchronousCommit, (statement, n) =>
-      rows.observe({ statement }, n),
+    this.reservations = new ReservationsRepository(
+      db,
+      { synchronousCommit: config.billingSynchronousCommit, settleDelayMs: config.billingSettleDelayMs },
+      (statement, n) => rows.observe({ statement }, n),
     );
     this.leaseStore = new LeasesRepository(
       db,

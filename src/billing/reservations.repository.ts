@@ -22,11 +22,15 @@ export class ReservationsRepository {
 
   constructor(
     private readonly db: SqlDatabase,
-    synchronousCommit: boolean,
+    opts: { synchronousCommit: boolean; settleDelayMs: number },
     onBatch?: (statement: 'reserve' | 'settle', rows: number) => void,
   ) {
-    this.reserves = reserveBatcher(db.run, synchronousCommit, (n) => onBatch?.('reserve', n));
-    this.settles = settleBatcher(db.run, synchronousCommit, (n) => onBatch?.('settle', n));
+    this.reserves = reserveBatcher(db.run, opts.synchronousCommit, (n) => onBatch?.('reserve', n));
+    this.settles = settleBatcher(db.run, {
+      synchronousCommit: opts.synchronousCommit,
+      lingerMs: opts.settleDelayMs,
+      onBatch: (n) => onBatch?.('settle', n),
+    });
   }
 
   /** Takes the hold if the balance covers it and writes its reservation and ledger row (−R). */

@@ -53,6 +53,9 @@ export interface ClaimedTask {
 
 /** Most tasks in one INSERT. */
 const MAX_INSERT_BATCH = 256;
+/** Most claims or completions in one statement (a worker runs QUEUE_CONCURRENCY tasks at once). */
+const MAX_WORKER_BATCH = 64;
+const CLAIM_HOLD = openHoldJoin('t.id::text');
 
 /**
  * New tasks from arrays of equal length; a row whose (user, idempotency key) is taken — by an
@@ -70,6 +73,73 @@ const INSERT_TASKS = {
       RETURNING id, created_at)
     SELECT id::text AS id, created_at FROM i`,
 };
+
+/**
+ * Arrays of equal length: task id, worker, lease (ms). Claims each task that is queued, or
+ * processing under a lease that ran out, and reads its reservation's open hold in the same statement.
+ */
+const CLAIM_TASKS = {
+  statement: 'le_tasks_claim_set',
+  text: `WITH c AS (
+      SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[]) AS c(id, worker, lease_ms)),
+    u AS (
+      UPDATE tasks t SET status = 'processing', attempts = t.attempts + 1, worker = c.worker,
+        lease_expires_at = now() + c.lease_ms * interval '1 millisecond',
+        started_at = COALESCE(t.started_at, now())
+      FROM c WHERE t.id = c.id
+        AND (t.status = 'queued' OR (t.status = 'processing' AND t.lease_expires_at < now()))
+      RETURNING t.*)
+    SELECT t.*, ${CLAIM_HOLD.columns} FROM (SELECT ${COLUMNS} FROM u) t ${CLAIM_HOLD.join}`,
+};
+
+/**
+ * Arrays of equal length: id, fence, result, usage, credits, host id, host name. Each row is
+ * written only while its task is processing (or cancelled) under that fence.
+ */
+const COMPLETE_TASKS = {
+  statement: 'le_tasks_complete_set',
+  text: `WITH v AS (
+      SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::jsonb[], $5::bigint[], $6::text[], $7::text[])
+        AS v(id, fence, result, usage, credits, host_id, host_name)),
+    u AS (
+      UPDATE tasks t SET status = CASE WHEN t.status = 'processing' THEN 'completed' ELSE t.status END,
+        result = v.result, usage = v.usage, credits = v.credits, host_id = v.host_id, host_name = v.host_name,
+        reservation_open = false, lease_expires_at = NULL, finished_at = COALESCE(t.finished_at, now())
+      FROM v WHERE t.id = v.id AND t.attempts = v.fence AND t.status IN ('processing', 'cancelled')
+      RETURNING t.*)
+    SELECT ${COLUMNS} FROM u`,
+};
+
+interface ClaimRow {
+  id: string;
+  worker: string;
+  leaseMs: number;
+}
+
+interface CompleteRow {
+  id: string;
+  fence: number;
+  outcome: TaskOutcome;
+}
+
+/**
+ * One result per item, in order: the row with the item's id, given to the first item that asks
+ * for it. A second claim (or completion) of the same task in one batch gets null, as it would
+ * from its own statement run after the first.
+ */
+function takeOnce<I extends { id: string }, R extends { id: string }, T>(
+  items: I[],
+  rows: R[],
+  convert: (row: R) => T,
+): (T | null)[] {
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return items.map((item) => {
+    const row = byId.get(item.id);
+    if (!row) return null;
+    byId.delete(item.id);
+    return convert(row);
+  });
+}
 
 export interface TaskOutcome {
   result: string;
@@ -89,6 +159,14 @@ export class TasksStore {
   private readonly inserts = new WriteBatcher<NewTask, Date | null>((tasks) => this.insertBatch(tasks), {
     maxBatch: MAX_INSERT_BATCH,
     sortKey: (t) => t.userId,
+  });
+  private readonly claims = new WriteBatcher<ClaimRow, ClaimedTask | null>((c) => this.claimBatch(c), {
+    maxBatch: MAX_WORKER_BATCH,
+    sortKey: (c) => c.id,
+  });
+  private readonly completions = new WriteBatcher<CompleteRow, Task | null>((r) => this.completeBatch(r), {
+    maxBatch: MAX_WORKER_BATCH,
+    sortKey: (r) => r.id,
   });
 
   constructor(private readonly sql: SqlDatabase) {}
@@ -150,21 +228,19 @@ export class TasksStore {
   /**
    * Takes a task for processing: a queued one, or one whose previous worker stopped renewing its
    * lease (killed). Returns the task with its new fencing token, or null if someone else has it.
+   * The worker's concurrent claims go out as one statement (WriteBatcher).
    */
-  async claim(id: string, worker: string, leaseMs: number): Promise<ClaimedTask | null> {
-    const hold = openHoldJoin('t.id::text');
-    const records = (await this.sql.run(
-      'le_tasks_claim',
-      `WITH u AS (
-         UPDATE tasks SET status = 'processing', attempts = attempts + 1, worker = $2,
-           lease_expires_at = now() + $3::int * interval '1 millisecond', started_at = COALESCE(started_at, now())
-         WHERE id = $1 AND (status = 'queued' OR (status = 'processing' AND lease_expires_at < now()))
-         RETURNING *)
-       SELECT t.*, ${hold.columns} FROM (SELECT ${COLUMNS} FROM u) t ${hold.join}`,
-      [id, worker, leaseMs],
-    )) as (TaskRecord & OpenHoldRow)[];
-    const record = records[0];
-    return record ? { task: toTask(record), hold: holdOfRow(record) } : null;
+  claim(id: string, worker: string, leaseMs: number): Promise<ClaimedTask | null> {
+    return this.claims.submit({ id: id.toLowerCase(), worker, leaseMs });
+  }
+
+  private async claimBatch(claims: ClaimRow[]): Promise<(ClaimedTask | null)[]> {
+    const records = (await this.sql.run(CLAIM_TASKS.statement, CLAIM_TASKS.text, [
+      claims.map((c) => c.id),
+      claims.map((c) => c.worker),
+      claims.map((c) => c.leaseMs),
+    ])) as (TaskRecord & OpenHoldRow)[];
+    return takeOnce(claims, records, (r) => ({ task: toTask(r), hold: holdOfRow(r) }));
   }
 
   /** Extends the lease; false when the task was cancelled or taken over (the worker must stop). */
@@ -195,29 +271,24 @@ export class TasksStore {
 
   /**
    * Records a successful run (the reservation is settled by then). A task cancelled while the
-   * answer was on its way stays cancelled but shows what was charged.
+   * answer was on its way stays cancelled but shows what was charged. The worker's concurrent
+   * completions go out as one statement (WriteBatcher).
    */
-  async complete(id: string, fence: number, outcome: TaskOutcome): Promise<Task | null> {
-    const rows = await this.rows(
-      'complete',
-      `WITH u AS (
-         UPDATE tasks SET status = CASE WHEN status = 'processing' THEN 'completed' ELSE status END,
-           result = $3, usage = $4::jsonb, credits = $5::bigint, host_id = $6, host_name = $7,
-           reservation_open = false, lease_expires_at = NULL, finished_at = COALESCE(finished_at, now())
-         WHERE id = $1 AND attempts = $2 AND status IN ('processing', 'cancelled')
-         RETURNING *)
-       SELECT ${COLUMNS} FROM u`,
-      [
-        id,
-        fence,
-        outcome.result,
-        JSON.stringify(outcome.usage),
-        outcome.credits.toString(),
-        outcome.hostId,
-        outcome.hostName,
-      ],
-    );
-    return rows[0] ?? null;
+  complete(id: string, fence: number, outcome: TaskOutcome): Promise<Task | null> {
+    return this.completions.submit({ id: id.toLowerCase(), fence, outcome });
+  }
+
+  private async completeBatch(rows: CompleteRow[]): Promise<(Task | null)[]> {
+    const records = (await this.sql.run(COMPLETE_TASKS.statement, COMPLETE_TASKS.text, [
+      rows.map((r) => r.id),
+      rows.map((r) => r.fence),
+      rows.map((r) => r.outcome.result),
+      rows.map((r) => JSON.stringify(r.outcome.usage)),
+      rows.map((r) => r.outcome.credits.toString()),
+      rows.map((r) => r.outcome.hostId),
+      rows.map((r) => r.outcome.hostName),
+    ])) as TaskRecord[];
+    return takeOnce(rows, records, toTask);
   }
 
   /** Final failure; the caller refunds and then closes the reservation. */

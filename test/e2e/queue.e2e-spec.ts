@@ -136,8 +136,8 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
     } finally {
       stop();
     }
-    expect(statements).toContain('le_tasks_claim');
-    expect(statements).toContain('le_tasks_complete');
+    expect(statements).toContain('le_tasks_claim_set');
+    expect(statements).toContain('le_tasks_complete_set');
     expect(statements).not.toContain('le_reservations_open_hold');
   });
 
@@ -406,6 +406,85 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
     }
     // No hold, no job: not tasks anybody should run.
     for (const s of stored) if (s.inserted) await store.abandon(s.task.id, 'test');
+  });
+
+  it("claims and completes a worker's concurrent tasks with one statement each, each under its own fence", async () => {
+    await cluster.closeWorkers();
+    const store = cluster.api.app.get(TasksStore);
+    const newTask = (content: string) => ({
+      id: randomUUID(),
+      userId: alice.userId,
+      keyId: null,
+      request: {
+        kind: 'chat' as const,
+        model: 'qwen2',
+        messages: [{ role: 'user' as const, content }],
+        maxTokens: 5,
+        stream: false,
+      },
+      creditsReserved: 7n,
+      webhookUrl: null,
+      idempotencyKey: null,
+      requestHash: null,
+    });
+    const tasks = [newTask('a'), newTask('b'), newTask('c')];
+    for (const t of tasks) await store.insert(t);
+    const [a, b, c] = tasks.map((t) => t.id) as [string, string, string];
+    const { statements, stop } = recordStatements(cluster.api.app.get(SqlDatabase));
+    let claimed: Awaited<ReturnType<TasksStore['claim']>>[];
+    let completed: Awaited<ReturnType<TasksStore['complete']>>[];
+    const outcome = (result: string) => ({
+      result,
+      usage: { input_tokens: 1, output_tokens: 2 },
+      credits: 3n,
+      hostId: null,
+      hostName: 'h',
+    });
+    try {
+      // b twice in one batch (Bull handing one job over twice): only one of the two gets it.
+      claimed = await Promise.all([a, b, c, b].map((id) => store.claim(id, 'w-test', 60_000)));
+      // c completes under a fence it does not hold (another run's): nothing is written for it.
+      completed = await Promise.all([
+        store.complete(a, 1, outcome('A')),
+        store.complete(b, 1, outcome('B')),
+        store.complete(c, 2, outcome('C')),
+      ]);
+    } finally {
+      stop();
+    }
+    expect(statements.filter((n) => n === 'le_tasks_claim_set')).toHaveLength(1);
+    expect(statements.filter((n) => n === 'le_tasks_complete_set')).toHaveLength(1);
+    expect(claimed.map((x) => x?.task.id ?? null)).toEqual([a, b, c, null]);
+    expect(claimed.map((x) => x?.task.status)).toEqual(['processing', 'processing', 'processing', undefined]);
+    expect(claimed.map((x) => x?.task.attempts)).toEqual([1, 1, 1, undefined]);
+    expect(claimed[0]!.hold).toBeUndefined(); // these tasks hold nothing
+    expect(completed.map((t) => t?.id ?? null)).toEqual([a, b, null]);
+    expect(completed[1]).toMatchObject({
+      status: 'completed',
+      result: 'B',
+      credits: 3n,
+      reservationOpen: false,
+    });
+    expect(await store.find(a)).toMatchObject({
+      status: 'completed',
+      result: 'A',
+      usage: { input_tokens: 1, output_tokens: 2 },
+    });
+    expect(await store.find(c)).toMatchObject({ status: 'processing', result: null, attempts: 1 });
+    // A second claim of a live lease gets nothing; the task stays with its worker.
+    expect(await store.claim(c, 'w-other', 60_000)).toBeNull();
+    expect(await store.fail(c, 1, 'test')).toMatchObject({ status: 'failed' });
+  });
+
+  it("sends a worker's Redis commands of one tick in one write (Bull's client pipelines them)", async () => {
+    const queue = cluster.api.app.get<Queue>(getQueueToken(TASKS_QUEUE), { strict: false });
+    const client = queue.client as Queue['client'] & { autoPipelineQueueSize: number };
+    const keys = [1, 2, 3].map((i) => queue.toKey(`pipelined-${i}`));
+    const replies = Promise.all(keys.map((k) => client.exists(k)));
+    // Queued for one write at the end of the tick, not written one by one.
+    expect(client.autoPipelineQueueSize).toBe(3);
+    expect(await replies).toEqual([0, 0, 0]);
+    expect(client.autoPipelineQueueSize).toBe(0);
   });
 
   it("adds the jobs of concurrent submits with one MULTI, each with the queue's job options", async () => {
