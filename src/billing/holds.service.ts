@@ -33,6 +33,14 @@ export interface ReserveInput {
 const REMEMBERED = 100_000;
 
 /**
+ * A reservation's settle lingers at most this long for company (BILLING_SETTLE_DELAY_MS when
+ * lower): a queued task is marked completed only after its settle, so its worker waits on it. Long
+ * enough for the tasks a worker claimed together, whose answers come back a little apart, to share
+ * one settle statement (and then their completion and their next claim).
+ */
+export const RESERVATION_SETTLE_DELAY_MS = 5;
+
+/**
  * Holds and their settles (CONTRACT §5): a request holds its upper bound before it runs, then is
  * charged what pricing.ts chargeFor decides and gets the rest back, or is refunded whole. Holds
  * live on a per-process credit lease (credit-leases.ts) or as reservation rows
@@ -67,7 +75,10 @@ export class HoldsService implements BeforeApplicationShutdown {
     });
     this.reservations = new ReservationsRepository(
       db,
-      { synchronousCommit: config.billingSynchronousCommit, settleDelayMs: config.billingSettleDelayMs },
+      {
+        synchronousCommit: config.billingSynchronousCommit,
+        settleDelayMs: Math.min(config.billingSettleDelayMs, RESERVATION_SETTLE_DELAY_MS),
+      },
       (statement, n) => rows.observe({ statement }, n),
     );
     this.leaseStore = new LeasesRepository(

@@ -79,7 +79,7 @@ export const envSchema = Joi.object({
   BILLING_SYNCHRONOUS_COMMIT: bool.default(false),
   BILLING_CREDIT_LEASES: bool.default(true),
   BILLING_LEASE_IDLE_MS: Joi.number().integer().min(0).max(3600000).default(1000),
-  BILLING_SETTLE_DELAY_MS: Joi.number().integer().min(0).max(1000).default(5),
+  BILLING_SETTLE_DELAY_MS: Joi.number().integer().min(0).max(1000).default(25),
   RESERVATION_SWEEP_INTERVAL_MS: Joi.number().integer().min(100).default(60000),
 
   HOSTS: Joi.string().allow('').default(''),
