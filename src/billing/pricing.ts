@@ -157,9 +157,22 @@ export function rateText(value: Decimal): string {
   return fractionOf(value).text;
 }
 
-/** A rate as stored and shown: plain decimal notation, no exponent, no trailing zeros. */
+/** Rates read back from the database (a claimed task's hold), by their text: one Decimal each. */
+const parsedRates = new Map<string, Decimal>();
+/** A bound on that map; models have few distinct rates, so this is only a guard. */
+const MAX_PARSED_RATES = 1024;
+
+/**
+ * A rate as stored and shown: plain decimal notation, no exponent, no trailing zeros. The same
+ * text gives the same (immutable) Decimal, so its fraction is worked out once, not per task.
+ */
 export function parseRate(text: string): Decimal {
-  return new Exact(text);
+  let rate = parsedRates.get(text);
+  if (rate) return rate;
+  rate = new Exact(text);
+  if (parsedRates.size >= MAX_PARSED_RATES) parsedRates.clear();
+  parsedRates.set(text, rate);
+  return rate;
 }
 
 function assertTokenCount(n: number, name: string): void {

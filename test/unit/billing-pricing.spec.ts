@@ -1,5 +1,5 @@
 import Decimal from 'decimal.js';
-import { codePointLength, creditsFor, inputCharacters } from '../../src/billing/pricing';
+import { codePointLength, creditsFor, inputCharacters, parseRate, rateText } from '../../src/billing/pricing';
 import { decodeLedgerCursor, encodeLedgerCursor } from '../../src/billing/ledger-cursor';
 
 const rate = (input: string, output: string) => ({ input: new Decimal(input), output: new Decimal(output) });
@@ -96,6 +96,17 @@ describe('billing pricing (seed 000 rule)', () => {
               reference(input, output, inTokens, outTokens),
             ]);
           }
+  });
+
+  it('reads a stored rate once per text: the same Decimal, the same exact charge', () => {
+    const a = parseRate('0.017');
+    expect(parseRate('0.017')).toBe(a);
+    expect(parseRate('0.0170')).not.toBe(a); // another text is its own entry, with the same value
+    expect(parseRate('0.0170').equals(a)).toBe(true);
+    expect(rateText(parseRate('0.0170'))).toBe('0.017');
+    // 1,000 × 0.017 + 1,000 × 0.027 cents = 44 cents = 440,000 credits.
+    expect(creditsFor({ input: a, output: parseRate('0.027') }, 1000, 1000)).toBe(440_000n);
+    expect(() => parseRate('not a rate')).toThrow();
   });
 
   it('rejects negative or fractional token counts', () => {
