@@ -6,8 +6,11 @@ import { parseNativeCompletion } from '../completions/native/native-request';
 export interface QueuedCompletion {
   request: CompletionRequest;
   webhookUrl: string | null;
-  /** Identifies the submitted request, to tell a retried submit from a different one. */
-  hash: string;
+  /**
+   * Identifies the submitted request, to tell a retried submit from a different one. Worked out
+   * when asked (only submits with an Idempotency-Key need it): a SHA-256 of the whole request.
+   */
+  hash(): string;
 }
 
 /**
@@ -23,8 +26,10 @@ export function parseQueuedCompletion(body: unknown): QueuedCompletion {
   }
   // A queued task is answered whole; `stream` has no meaning here.
   const request: CompletionRequest = { ...parsed, stream: false };
-  const hash = createHash('sha256')
-    .update(JSON.stringify([request, webhook]))
-    .digest('hex');
-  return { request, webhookUrl: webhook, hash };
+  let hash: string | undefined;
+  return {
+    request,
+    webhookUrl: webhook,
+    hash: () => (hash ??= createHash('sha256').update(JSON.stringify([request, webhook])).digest('hex')),
+  };
 }

@@ -43,7 +43,7 @@ export class TasksService {
     const key = normaliseIdempotencyKey(idempotencyKey);
     if (key) {
       const earlier = await this.store.findByIdempotencyKey(principal.userId, key);
-      if (earlier) return sameRequest(earlier, queued.hash);
+      if (earlier) return sameRequest(earlier, queued.hash());
     }
     if (queued.webhookUrl) await this.checkWebhook(queued.webhookUrl);
     const { credits } = await this.completions.prepare(queued.request, principal);
@@ -67,7 +67,7 @@ export class TasksService {
         creditsReserved: credits,
         webhookUrl: queued.webhookUrl,
         idempotencyKey: key,
-        requestHash: key ? queued.hash : null,
+        requestHash: key ? queued.hash() : null,
       });
     } catch (error) {
       await this.holds.refund(id);
@@ -76,7 +76,7 @@ export class TasksService {
     if (!stored.inserted) {
       // Lost the race to a concurrent submit with the same key (or a plain retry): one task, one hold.
       await this.holds.refund(id);
-      return sameRequest(stored.task, queued.hash);
+      return sameRequest(stored.task, queued.hash());
     }
     try {
       await withTimeout(this.jobs.enqueue(id), ENQUEUE_TIMEOUT_MS);
