@@ -62,6 +62,7 @@ export class RedisService implements OnApplicationShutdown {
         ? new Redis(this.target, options)
         : new Redis({ ...this.target, ...options });
     client.on('error', (err: Error) => this.logger.warn(`Redis ${type}: ${err.message}`));
+    if (options.enableAutoPipelining) flushBeforeQuit(client);
     if (this.embedded) this.embedded.adapt(client);
     // Tracked until shutdown even after an 'end': Bull reconnects the same client object.
     this.clients.add(client);
@@ -89,4 +90,15 @@ export class RedisService implements OnApplicationShutdown {
     );
     if (this.embedded) await this.embedded.close();
   }
+}
+
+/**
+ * An auto-pipelined command is written on the next setImmediate, QUIT at once: without this, a
+ * command issued just before quit() (Bull closing a queue, or this service at shutdown) would go
+ * out after the QUIT and fail with "Connection is closed." Commands issued before quit() go first.
+ */
+function flushBeforeQuit(client: Redis): void {
+  const quit = client.quit.bind(client);
+  client.quit = ((callback?: Parameters<Redis['quit']>[0]) =>
+    new Promise<void>((resolve) => setImmediate(resolve)).then(() => quit(callback))) as Redis['quit'];
 }

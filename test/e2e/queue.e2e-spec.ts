@@ -476,7 +476,7 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
     expect(await store.fail(c, 1, 'test')).toMatchObject({ status: 'failed' });
   });
 
-  it("sends a worker's Redis commands of one tick in one write (Bull's client pipelines them)", async () => {
+  it("sends a worker's Redis commands of one tick in one write, and before a QUIT that follows them", async () => {
     const queue = cluster.api.app.get<Queue>(getQueueToken(TASKS_QUEUE), { strict: false });
     const client = queue.client as Queue['client'] & { autoPipelineQueueSize: number };
     const keys = [1, 2, 3].map((i) => queue.toKey(`pipelined-${i}`));
@@ -485,6 +485,12 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
     expect(client.autoPipelineQueueSize).toBe(3);
     expect(await replies).toEqual([0, 0, 0]);
     expect(client.autoPipelineQueueSize).toBe(0);
+    // A command issued just before quit() still goes out before the QUIT (not "Connection is closed.").
+    const own = cluster.api.app.get(RedisService).create('client', { enableAutoPipelining: true });
+    await new Promise((resolve) => own.once('ready', resolve));
+    const last = own.exists(keys[0]!);
+    await own.quit();
+    expect(await last).toBe(0);
   });
 
   it("adds the jobs of concurrent submits with one MULTI, each with the queue's job options", async () => {

@@ -43,9 +43,16 @@ describe('parseQueuedCompletion', () => {
 
   it('hashes the request so a retry matches and a different request does not', () => {
     const a = parseQueuedCompletion(body({ webhook_url: 'https://example.com/h' }));
-    expect(parseQueuedCompletion(body({ webhook_url: 'https://example.com/h' })).hash).toBe(a.hash);
-    expect(parseQueuedCompletion(body({ webhook_url: 'https://example.com/other' })).hash).not.toBe(a.hash);
-    expect(parseQueuedCompletion(body({ max_tokens: 11 })).hash).not.toBe(parseQueuedCompletion(body()).hash);
+    expect(parseQueuedCompletion(body({ webhook_url: 'https://example.com/h' })).hash()).toBe(a.hash());
+    expect(parseQueuedCompletion(body({ webhook_url: 'https://example.com/other' })).hash()).not.toBe(
+      a.hash(),
+    );
+    expect(parseQueuedCompletion(body({ max_tokens: 11 })).hash()).not.toBe(
+      parseQueuedCompletion(body()).hash(),
+    );
+    // Worked out once per parsed request, and a 64-digit SHA-256.
+    expect(a.hash()).toBe(a.hash());
+    expect(a.hash()).toMatch(/^[0-9a-f]{64}$/);
   });
 });
 
