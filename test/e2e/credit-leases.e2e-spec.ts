@@ -68,6 +68,8 @@ describe('credit leases', () => {
     const user = await fundedUser(t, 10_000_000n);
     const before = await billing.batchStatements();
     for (let i = 0; i < 5; i++) expect((await postChat(t, user.key)).status).toBe(200);
+    // Settles linger for company (BILLING_SETTLE_DELAY_MS): count once they are written.
+    await billing.settled();
     const after = await billing.batchStatements();
     expect(after.reserve).toBe(before.reserve);
     expect(after.leaseSettle - before.leaseSettle).toBeGreaterThanOrEqual(1);
