@@ -41,7 +41,8 @@ export class AppModule implements NestModule {
             prefix: `${config.redisPrefix}:bull`,
             // Commands of one tick in one write (a worker's concurrent job completions and their
             // fetch of the next jobs); the subscriber and blocking clients stay plain.
-            createClient: (type) => redis.create(type, type === 'client' ? { enableAutoPipelining: true } : {}),
+            createClient: (type) =>
+              redis.create(type, type === 'client' ? { enableAutoPipelining: true } : {}),
           }),
         }),
         MetricsModule,

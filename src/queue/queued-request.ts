@@ -30,6 +30,9 @@ export function parseQueuedCompletion(body: unknown): QueuedCompletion {
   return {
     request,
     webhookUrl: webhook,
-    hash: () => (hash ??= createHash('sha256').update(JSON.stringify([request, webhook])).digest('hex')),
+    hash: () =>
+      (hash ??= createHash('sha256')
+        .update(JSON.stringify([request, webhook]))
+        .digest('hex')),
   };
 }
