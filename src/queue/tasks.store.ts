@@ -5,6 +5,7 @@ import { holdOfRow, type OpenHoldRow } from '../billing/reservations.repository'
 import type { CompletionRequest } from '../completions/completion.types';
 import { SqlDatabase } from '../database/sql-database';
 import { WriteBatcher } from '../database/write-batcher';
+import { QueueMetrics } from './queue-metrics';
 import type { Task, TaskStatus, TaskUsage } from './task.types';
 
 interface TaskRecord {
@@ -159,17 +160,23 @@ export class TasksStore {
   private readonly inserts = new WriteBatcher<NewTask, Date | null>((tasks) => this.insertBatch(tasks), {
     maxBatch: MAX_INSERT_BATCH,
     sortKey: (t) => t.userId,
+    onBatch: (n) => this.metrics.batch('insert', n),
   });
   private readonly claims = new WriteBatcher<ClaimRow, ClaimedTask | null>((c) => this.claimBatch(c), {
     maxBatch: MAX_WORKER_BATCH,
     sortKey: (c) => c.id,
+    onBatch: (n) => this.metrics.batch('claim', n),
   });
   private readonly completions = new WriteBatcher<CompleteRow, Task | null>((r) => this.completeBatch(r), {
     maxBatch: MAX_WORKER_BATCH,
     sortKey: (r) => r.id,
+    onBatch: (n) => this.metrics.batch('complete', n),
   });
 
-  constructor(private readonly sql: SqlDatabase) {}
+  constructor(
+    private readonly sql: SqlDatabase,
+    private readonly metrics: QueueMetrics,
+  ) {}
 
   /**
    * Inserts a task; with an idempotency key already used by the user, returns that task instead.

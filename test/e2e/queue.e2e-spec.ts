@@ -3,7 +3,9 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getQueueToken } from '@nestjs/bull';
 import type { Queue } from 'bull';
+import type { Histogram } from 'prom-client';
 import { SqlDatabase } from '../../src/database/sql-database';
+import { MetricsService } from '../../src/metrics/metrics.service';
 import { HostsService } from '../../src/hosts/hosts.service';
 import { TASKS_QUEUE } from '../../src/queue/queue.constants';
 import { TaskJobs } from '../../src/queue/task-jobs';
@@ -430,6 +432,20 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
     const tasks = [newTask('a'), newTask('b'), newTask('c')];
     for (const t of tasks) await store.insert(t);
     const [a, b, c] = tasks.map((t) => t.id) as [string, string, string];
+    const statementRows = async () => {
+      const metric = cluster.api.app
+        .get(MetricsService)
+        .registry.getSingleMetric('le_queue_statement_rows') as Histogram;
+      const out = { claim: { count: 0, sum: 0 }, complete: { count: 0, sum: 0 } };
+      for (const v of (await metric.get()).values) {
+        const which = v.labels.statement as 'claim' | 'complete';
+        if (!(which in out)) continue;
+        if (v.metricName === 'le_queue_statement_rows_count') out[which].count = v.value;
+        if (v.metricName === 'le_queue_statement_rows_sum') out[which].sum = v.value;
+      }
+      return out;
+    };
+    const rowsBefore = await statementRows();
     const { statements, stop } = recordStatements(cluster.api.app.get(SqlDatabase));
     let claimed: Awaited<ReturnType<TasksStore['claim']>>[];
     let completed: Awaited<ReturnType<TasksStore['complete']>>[];
@@ -454,6 +470,12 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
     }
     expect(statements.filter((n) => n === 'le_tasks_claim_set')).toHaveLength(1);
     expect(statements.filter((n) => n === 'le_tasks_complete_set')).toHaveLength(1);
+    // How well it batches is on /metrics: one claim statement for 4 claims, one completion for 3.
+    const rows = await statementRows();
+    expect(rows.claim.count - rowsBefore.claim.count).toBe(1);
+    expect(rows.claim.sum - rowsBefore.claim.sum).toBe(4);
+    expect(rows.complete.count - rowsBefore.complete.count).toBe(1);
+    expect(rows.complete.sum - rowsBefore.complete.sum).toBe(3);
     expect(claimed.map((x) => x?.task.id ?? null)).toEqual([a, b, c, null]);
     expect(claimed.map((x) => x?.task.status)).toEqual(['processing', 'processing', 'processing', undefined]);
     expect(claimed.map((x) => x?.task.attempts)).toEqual([1, 1, 1, undefined]);
