@@ -103,7 +103,7 @@ export class TaskProcessor {
       this.running.finish(task.id, controller);
     }
     // The core settled the reservation: from here on the task must not run again.
-    const done = await this.store.complete(task.id, task.attempts, {
+    const done = await this.store.complete(task, {
       result: result.text,
       usage: { input_tokens: result.usage.inputTokens, output_tokens: result.usage.outputTokens },
       credits: result.credits,

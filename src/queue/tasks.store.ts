@@ -31,9 +31,11 @@ interface TaskRecord {
   finished_at: Date | string | null;
 }
 
-const COLUMNS = `id, user_id, key_id, model, request, status, result, error, usage,
+/** Every column but the request and the result, which a completion does not read back. */
+const LEAN_COLUMNS = `id, user_id, key_id, model, status, error, usage,
   credits_reserved::text AS credits_reserved, credits::text AS credits, reservation_open, attempts,
   host_name, webhook_url, idempotency_key, request_hash, created_at, started_at, finished_at`;
+const COLUMNS = `request, result, ${LEAN_COLUMNS}`;
 
 export interface NewTask {
   id: string;
@@ -108,7 +110,7 @@ const COMPLETE_TASKS = {
         reservation_open = false, lease_expires_at = NULL, finished_at = COALESCE(t.finished_at, now())
       FROM v WHERE t.id = v.id AND t.attempts = v.fence AND t.status IN ('processing', 'cancelled')
       RETURNING t.*)
-    SELECT ${COLUMNS} FROM u`,
+    SELECT ${LEAN_COLUMNS} FROM u`,
 };
 
 interface ClaimRow {
@@ -120,6 +122,7 @@ interface ClaimRow {
 interface CompleteRow {
   id: string;
   fence: number;
+  request: CompletionRequest;
   outcome: TaskOutcome;
 }
 
@@ -131,14 +134,14 @@ interface CompleteRow {
 function takeOnce<I extends { id: string }, R extends { id: string }, T>(
   items: I[],
   rows: R[],
-  convert: (row: R) => T,
+  convert: (row: R, item: I) => T,
 ): (T | null)[] {
   const byId = new Map(rows.map((r) => [r.id, r]));
   return items.map((item) => {
     const row = byId.get(item.id);
     if (!row) return null;
     byId.delete(item.id);
-    return convert(row);
+    return convert(row, item);
   });
 }
 
@@ -279,10 +282,16 @@ export class TasksStore {
   /**
    * Records a successful run (the reservation is settled by then). A task cancelled while the
    * answer was on its way stays cancelled but shows what was charged. The worker's concurrent
-   * completions go out as one statement (WriteBatcher).
+   * completions go out as one statement (WriteBatcher). `task` is the claimed task (its id, its
+   * fence `attempts`, its request: the row is not read back for the request or the result).
    */
-  complete(id: string, fence: number, outcome: TaskOutcome): Promise<Task | null> {
-    return this.completions.submit({ id: id.toLowerCase(), fence, outcome });
+  complete(task: Pick<Task, 'id' | 'attempts' | 'request'>, outcome: TaskOutcome): Promise<Task | null> {
+    return this.completions.submit({
+      id: task.id.toLowerCase(),
+      fence: task.attempts,
+      request: task.request,
+      outcome,
+    });
   }
 
   private async completeBatch(rows: CompleteRow[]): Promise<(Task | null)[]> {
@@ -294,8 +303,10 @@ export class TasksStore {
       rows.map((r) => r.outcome.credits.toString()),
       rows.map((r) => r.outcome.hostId),
       rows.map((r) => r.outcome.hostName),
-    ])) as TaskRecord[];
-    return takeOnce(rows, records, toTask);
+    ])) as Omit<TaskRecord, 'request' | 'result'>[];
+    return takeOnce(rows, records, (record, row) =>
+      toTask({ ...record, request: row.request, result: row.outcome.result }),
+    );
   }
 
   /** Final failure; the caller refunds and then closes the reservation. */

@@ -10,6 +10,7 @@ import { HostsService } from '../../src/hosts/hosts.service';
 import { TASKS_QUEUE } from '../../src/queue/queue.constants';
 import { TaskJobs } from '../../src/queue/task-jobs';
 import { TaskMaintenance } from '../../src/queue/task-maintenance';
+import type { Task } from '../../src/queue/task.types';
 import { TasksStore } from '../../src/queue/tasks.store';
 import { verifyWebhookSignature } from '../../src/queue/webhook-signature';
 import { RedisService } from '../../src/redis/redis.service';
@@ -460,10 +461,11 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
       // b twice in one batch (Bull handing one job over twice): only one of the two gets it.
       claimed = await Promise.all([a, b, c, b].map((id) => store.claim(id, 'w-test', 60_000)));
       // c completes under a fence it does not hold (another run's): nothing is written for it.
+      const [ta, tb, tc] = claimed.slice(0, 3).map((x) => x!.task) as [Task, Task, Task];
       completed = await Promise.all([
-        store.complete(a, 1, outcome('A')),
-        store.complete(b, 1, outcome('B')),
-        store.complete(c, 2, outcome('C')),
+        store.complete(ta, outcome('A')),
+        store.complete(tb, outcome('B')),
+        store.complete({ ...tc, attempts: 2 }, outcome('C')),
       ]);
     } finally {
       stop();
@@ -487,6 +489,8 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
       credits: 3n,
       reservationOpen: false,
     });
+    // Not read back, yet the same as the stored row.
+    expect(completed[1]).toEqual(await store.find(b));
     expect(await store.find(a)).toMatchObject({
       status: 'completed',
       result: 'A',
