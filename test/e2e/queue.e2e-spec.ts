@@ -3,9 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { getQueueToken } from '@nestjs/bull';
 import type { Queue } from 'bull';
-import type { Histogram } from 'prom-client';
 import { SqlDatabase } from '../../src/database/sql-database';
-import { MetricsService } from '../../src/metrics/metrics.service';
 import { HostsService } from '../../src/hosts/hosts.service';
 import { TASKS_QUEUE } from '../../src/queue/queue.constants';
 import { TaskJobs } from '../../src/queue/task-jobs';
@@ -15,6 +13,7 @@ import { TasksStore } from '../../src/queue/tasks.store';
 import { verifyWebhookSignature } from '../../src/queue/webhook-signature';
 import { RedisService } from '../../src/redis/redis.service';
 import { FakeHost, startFakeOllama } from '../fakes';
+import { statementRows } from '../support/billing';
 import { addHost, balanceOf, eventually, fundedUser, ledgerSum } from '../support/platform';
 import {
   ask,
@@ -37,6 +36,25 @@ function recordStatements(sql: SqlDatabase): { statements: string[]; stop: () =>
   const statements: string[] = [];
   (sql as { run: typeof run }).run = (name, text, values) => (statements.push(name), run(name, text, values));
   return { statements, stop: () => ((sql as { run: typeof run }).run = run) };
+}
+/** A new task row for TasksStore.insert (no hold, no job): a chat of `content` on qwen2. */
+function newTaskRow(userId: string, content: string, idempotencyKey: string | null) {
+  return {
+    id: randomUUID(),
+    userId,
+    keyId: null,
+    request: {
+      kind: 'chat' as const,
+      model: 'qwen2',
+      messages: [{ role: 'user' as const, content }],
+      maxTokens: 5,
+      stream: false,
+    },
+    creditsReserved: 7n,
+    webhookUrl: null,
+    idempotencyKey,
+    requestHash: idempotencyKey ? 'h' : null,
+  };
 }
 const SECRET = 'queue-test-secret';
 
@@ -369,22 +387,8 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
     const store = cluster.api.app.get(TasksStore);
     const { statements, stop } = recordStatements(cluster.api.app.get(SqlDatabase));
     const key = `batch-${cluster.prefix}`;
-    const task = (content: string, idempotencyKey: string | null) => ({
-      id: randomUUID(),
-      userId: alice.userId,
-      keyId: null,
-      request: {
-        kind: 'chat' as const,
-        model: 'qwen2',
-        messages: [{ role: 'user' as const, content }],
-        maxTokens: 5,
-        stream: false,
-      },
-      creditsReserved: 7n,
-      webhookUrl: null,
-      idempotencyKey,
-      requestHash: idempotencyKey ? 'h' : null,
-    });
+    const task = (content: string, idempotencyKey: string | null) =>
+      newTaskRow(alice.userId, content, idempotencyKey);
     const batch = [task('a', null), task('b', key), task('c', null), task('d', key), task('e', null)];
     let stored: Awaited<ReturnType<TasksStore['insert']>>[];
     try {
@@ -414,39 +418,15 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
   it("claims and completes a worker's concurrent tasks with one statement each, each under its own fence", async () => {
     await cluster.closeWorkers();
     const store = cluster.api.app.get(TasksStore);
-    const newTask = (content: string) => ({
-      id: randomUUID(),
-      userId: alice.userId,
-      keyId: null,
-      request: {
-        kind: 'chat' as const,
-        model: 'qwen2',
-        messages: [{ role: 'user' as const, content }],
-        maxTokens: 5,
-        stream: false,
-      },
-      creditsReserved: 7n,
-      webhookUrl: null,
-      idempotencyKey: null,
-      requestHash: null,
-    });
-    const tasks = [newTask('a'), newTask('b'), newTask('c')];
+    const tasks = ['a', 'b', 'c'].map((content) => newTaskRow(alice.userId, content, null));
     for (const t of tasks) await store.insert(t);
     const [a, b, c] = tasks.map((t) => t.id) as [string, string, string];
-    const statementRows = async () => {
-      const metric = cluster.api.app
-        .get(MetricsService)
-        .registry.getSingleMetric('le_queue_statement_rows') as Histogram;
-      const out = { claim: { count: 0, sum: 0 }, complete: { count: 0, sum: 0 } };
-      for (const v of (await metric.get()).values) {
-        const which = v.labels.statement as 'claim' | 'complete';
-        if (!(which in out)) continue;
-        if (v.metricName === 'le_queue_statement_rows_count') out[which].count = v.value;
-        if (v.metricName === 'le_queue_statement_rows_sum') out[which].sum = v.value;
-      }
-      return out;
+    const rowsOf = async () => {
+      const rows = await statementRows(cluster.api.app, 'le_queue_statement_rows');
+      const none = { count: 0, sum: 0 };
+      return { claim: rows.claim ?? none, complete: rows.complete ?? none };
     };
-    const rowsBefore = await statementRows();
+    const rowsBefore = await rowsOf();
     const { statements, stop } = recordStatements(cluster.api.app.get(SqlDatabase));
     let claimed: Awaited<ReturnType<TasksStore['claim']>>[];
     let completed: Awaited<ReturnType<TasksStore['complete']>>[];
@@ -473,7 +453,7 @@ describe('queued completions (/api/v1/qcompletions) on PostgreSQL + Redis', () =
     expect(statements.filter((n) => n === 'le_tasks_claim_set')).toHaveLength(1);
     expect(statements.filter((n) => n === 'le_tasks_complete_set')).toHaveLength(1);
     // How well it batches is on /metrics: one claim statement for 4 claims, one completion for 3.
-    const rows = await statementRows();
+    const rows = await rowsOf();
     expect(rows.claim.count - rowsBefore.claim.count).toBe(1);
     expect(rows.claim.sum - rowsBefore.claim.sum).toBe(4);
     expect(rows.complete.count - rowsBefore.complete.count).toBe(1);

@@ -19,7 +19,6 @@ export function billingOf(app: INestApplication) {
   const topUps = app.get(TopUpsService);
   const tracker = app.get(SettleTracker);
   const sweeper = app.get(ReservationSweeper);
-  const metrics = app.get(MetricsService);
   return {
     estimate: pricing.estimate.bind(pricing),
     cost: pricing.cost.bind(pricing),
@@ -40,18 +39,33 @@ export function billingOf(app: INestApplication) {
     sweepLeases: () => sweeper.endExpiredLeases(),
     /** Billing write statements sent so far, per kind (le_billing_statement_rows' counts on /metrics). */
     batchStatements: async () => {
-      const metric = metrics.registry.getSingleMetric('le_billing_statement_rows') as Histogram | undefined;
-      const counts = { reserve: 0, settle: 0, leaseSettle: 0 };
-      for (const v of (await metric?.get())?.values ?? []) {
-        if (v.metricName !== 'le_billing_statement_rows_count') continue;
-        const statement = v.labels.statement;
-        if (statement === 'reserve') counts.reserve = v.value;
-        if (statement === 'settle') counts.settle = v.value;
-        if (statement === 'lease_settle') counts.leaseSettle = v.value;
-      }
-      return counts;
+      const rows = await statementRows(app, 'le_billing_statement_rows');
+      return {
+        reserve: rows.reserve?.count ?? 0,
+        settle: rows.settle?.count ?? 0,
+        leaseSettle: rows.lease_settle?.count ?? 0,
+      };
     },
   };
 }
 
 export type Billing = ReturnType<typeof billingOf>;
+
+/**
+ * A rows-per-statement histogram of the app's /metrics (le_billing_statement_rows,
+ * le_queue_statement_rows) by its `statement` label: statements sent, and rows they carried.
+ */
+export async function statementRows(
+  app: INestApplication,
+  name: string,
+): Promise<Partial<Record<string, { count: number; sum: number }>>> {
+  const metric = app.get(MetricsService).registry.getSingleMetric(name) as Histogram | undefined;
+  const out: Partial<Record<string, { count: number; sum: number }>> = {};
+  for (const v of (await metric?.get())?.values ?? []) {
+    const statement = String(v.labels.statement);
+    const entry = (out[statement] ??= { count: 0, sum: 0 });
+    if (v.metricName === `${name}_count`) entry.count = v.value;
+    if (v.metricName === `${name}_sum`) entry.sum = v.value;
+  }
+  return out;
+}
